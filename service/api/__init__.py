@@ -1,0 +1,1 @@
+"""HTTP: the Flask app, request validation, error mapping and routes."""

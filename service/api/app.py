@@ -1,0 +1,35 @@
+"""The Flask application: routes, error mapping, request metrics and the web page."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, g, request
+
+from .. import metrics
+from . import errors, ops, tasks
+from .validation import MAX_BODY
+
+
+def create_app(node=None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config["TASKRAFT_NODE"] = node
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    errors.install(app)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(ops.bp)
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.HTTP_DURATION.labels(route=rule, method=request.method, status=str(response.status_code)).observe(
+            time.perf_counter() - getattr(g, "started", time.perf_counter())
+        )
+        return response
+
+    return app

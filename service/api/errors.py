@@ -1,0 +1,83 @@
+"""One error shape for every failure: {"error": {"code", "message", "details"?}}. No tracebacks, ever."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .. import metrics
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details=None, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def invalid(message: str, details=None) -> ApiError:
+    return ApiError(400, "invalid_request", message, details)
+
+
+def not_found(message: str = "task not found") -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def no_quorum(retry_after: int = 1) -> ApiError:
+    return ApiError(
+        503,
+        "no_quorum",
+        "the cluster has no quorum right now; a write may or may not have been applied, retry with the same Idempotency-Key",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def error_response(status: int, code: str, message: str, details=None, headers: dict | None = None):
+    body = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    metrics.HTTP_ERRORS.labels(code=code).inc()
+    response = jsonify({"error": body})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        message = {
+            404: "no such resource",
+            405: "method not allowed on this resource",
+            413: "request body is larger than 64 KiB",
+        }.get(status, exc.description or exc.name)
+        headers = {"Allow": exc.valid_methods and ", ".join(exc.valid_methods)} if status == 405 else None
+        return error_response(status, code, message, headers={k: v for k, v in (headers or {}).items() if v})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error")
+        return error_response(500, "internal", "internal error")

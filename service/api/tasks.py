@@ -1,0 +1,125 @@
+"""Task routes: HTTP -> command -> consensus (writes), or barrier -> local read (reads)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify, request, url_for
+
+from .. import commands as c
+from ..consensus.proposals import Unavailable
+from ..state import queries
+from . import validation as v
+from .errors import ApiError, no_quorum, not_found
+from .node_access import node, read_connection
+
+bp = Blueprint("tasks", __name__, url_prefix="/api/v1")
+
+_STATUS_OF = {
+    c.CREATED: 201,
+    c.UPDATED: 200,
+    c.DELETED: 204,
+    c.REGISTERED: 200,
+}
+_ERRORS_OF = {
+    c.NOT_FOUND: (404, "not_found"),
+    c.PRECONDITION_FAILED: (412, "precondition_failed"),
+    c.KEY_REUSED: (422, "idempotency_key_reused"),
+    c.REJECTED: (400, "invalid_request"),
+}
+
+
+def _deadline() -> float:
+    return time.monotonic() + node().cfg.request_timeout
+
+
+def _task_response(task: dict, status: int = 200):
+    response = jsonify(task)
+    response.status_code = status
+    response.headers["ETag"] = f'"{task["version"]}"'
+    return response
+
+
+def _write(op_name: str, *, task_id: int | None = None, args: dict | None = None):
+    n = node()
+    key = v.idempotency_key(request)
+    op = c.make_op(
+        op_name,
+        origin=n.cfg.node_id,
+        origin_addr=n.cfg.raft_advertise,
+        args=args or {},
+        task_id=task_id,
+        if_match=v.if_match(request),
+        request_id=f"key:{key}" if key else None,
+    )
+    try:
+        result = n.proposer.write(op, _deadline())
+    except Unavailable:
+        raise no_quorum() from None
+    if result.outcome in _ERRORS_OF:
+        status, code = _ERRORS_OF[result.outcome]
+        raise ApiError(status, code, result.message or code)
+    status = _STATUS_OF[result.outcome]
+    if status == 204:
+        return "", 204
+    response = _task_response(result.task, status)
+    if status == 201:
+        response.headers["Location"] = url_for("tasks.get_task", task_id=result.task["id"])
+    return response
+
+
+def _read(fn):
+    """Run `fn(conn)` after a read barrier (default) or straight on the local database."""
+    if v.consistency(request) == "linearizable":
+        try:
+            node().barrier.wait(_deadline())
+        except Unavailable:
+            raise no_quorum() from None
+    with read_connection() as conn:
+        return fn(conn)
+
+
+@bp.post("/tasks")
+def create_task():
+    body = v.parse_body(request, v.TaskCreate)
+    return _write(c.OP_CREATE, args=body.model_dump())
+
+
+@bp.get("/tasks")
+def list_tasks():
+    status = v.query_status(request)
+    limit = v.query_int(request, "limit", 100, 1, 500)
+    after = v.query_int(request, "after", None, 0, 2**63 - 1)
+    items, next_cursor = _read(lambda conn: queries.list_tasks(conn, status=status, limit=limit, after=after))
+    return jsonify({"items": items, "next": next_cursor})
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int):
+    task_id = v.task_id_or_404(task_id)
+    task = _read(lambda conn: queries.get_task(conn, task_id))
+    if task is None:
+        raise not_found()
+    return _task_response(task)
+
+
+@bp.patch("/tasks/<int:task_id>")
+def update_task(task_id: int):
+    task_id = v.task_id_or_404(task_id)
+    body = v.parse_body(request, v.TaskPatch)
+    return _write(c.OP_UPDATE, task_id=task_id, args=body.model_dump(exclude_none=True))
+
+
+@bp.delete("/tasks/<int:task_id>")
+def delete_task(task_id: int):
+    task_id = v.task_id_or_404(task_id)
+    return _write(c.OP_DELETE, task_id=task_id)
+
+
+@bp.get("/tasks/<int:task_id>/history")
+def task_history(task_id: int):
+    task_id = v.task_id_or_404(task_id)
+    entries = _read(lambda conn: queries.task_history(conn, task_id))
+    if not entries:
+        raise not_found()
+    return jsonify({"task_id": task_id, "entries": entries})

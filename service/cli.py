@@ -1,0 +1,145 @@
+"""The `taskraft` command: run a node, run a local cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import click
+
+from . import __version__
+from .config import ConfigError, load_config
+
+# flag name -> TASKRAFT_* variable it sets for the node
+_SERVE_FLAGS = {
+    "node_id": "NODE_ID",
+    "raft_bind": "RAFT_BIND",
+    "raft_advertise": "RAFT_ADVERTISE",
+    "peers": "PEERS",
+    "http_host": "HTTP_HOST",
+    "http_port": "HTTP_PORT",
+    "mysql_dsn": "MYSQL_DSN",
+    "data_dir": "DATA_DIR",
+    "raft_secret_file": "RAFT_SECRET_FILE",
+    "api_url": "API_URL",
+}
+
+
+@click.group()
+@click.version_option(__version__, prog_name="taskraft")
+def main() -> None:
+    """taskraft: a replicated task service (Raft + one MySQL per replica)."""
+
+
+@main.command()
+@click.option("--node-id", help="This node's id (TASKRAFT_NODE_ID).")
+@click.option("--raft-bind", help="host:port the Raft server binds (TASKRAFT_RAFT_BIND).")
+@click.option("--raft-advertise", help="host:port peers reach this node at (TASKRAFT_RAFT_ADVERTISE).")
+@click.option("--peers", help="Comma-separated Raft addresses of all members (TASKRAFT_PEERS).")
+@click.option("--http-host", help="HTTP bind host (TASKRAFT_HTTP_HOST).")
+@click.option("--http-port", type=int, help="HTTP port (TASKRAFT_HTTP_PORT).")
+@click.option("--mysql-dsn", help="mysql://user:password@host:port/db (TASKRAFT_MYSQL_DSN).")
+@click.option("--data-dir", help="Directory for the Raft journal and snapshot (TASKRAFT_DATA_DIR).")
+@click.option("--raft-secret-file", help="File holding the Raft shared secret (TASKRAFT_RAFT_SECRET_FILE).")
+@click.option("--api-url", help="URL clients reach this node's API at (TASKRAFT_API_URL).")
+@click.option("--insecure", is_flag=True, help="Development only: run Raft without a shared secret.")
+def serve(insecure: bool, **flags) -> None:
+    """Run one node under gunicorn (one worker process, threads for HTTP)."""
+    for key, env in _SERVE_FLAGS.items():
+        if flags.get(key) is not None:
+            os.environ[f"TASKRAFT_{env}"] = str(flags[key])
+    if insecure:
+        os.environ["TASKRAFT_INSECURE"] = "1"
+    try:
+        load_config()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "gunicorn", "-c", "python:taskraft.gunicorn_conf", "taskraft.wsgi:app"],
+    )
+
+
+@main.group()
+def cluster() -> None:
+    """Run a local cluster on this machine."""
+
+
+@cluster.command("up")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Where nodes and databases keep data.")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 9))
+@click.option("--port-base", default=8080, show_default=True, type=click.IntRange(1024, 65000))
+def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
+    """Start N nodes, each with its own MariaDB/MySQL server, in the foreground until Ctrl-C or SIGTERM."""
+    from .localcluster.cluster import LocalCluster
+    from .localcluster.mysqld import MySQLNotFound
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        local = LocalCluster(data_dir, nodes=nodes, port_base=port_base)
+    except MySQLNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"starting {nodes} nodes in {local.data_dir} ...")
+    try:
+        local.start(wait=0)
+        local.wait_ready(180)
+        leader = local.wait_leader(30)
+        click.echo("cluster ready:")
+        for node in local.nodes:
+            role = "leader" if node.index == leader else "follower"
+            click.echo(f"  {node.node_id}  {node.url}  ({role}, raft {node.raft_address}, mysql port {node.db.port})")
+        click.echo(f"cluster.json: {local.data_dir / 'cluster.json'}")
+        click.echo("try: curl -s -X POST -H 'Content-Type: application/json' "
+                   f"-d '{{\"title\":\"hello\"}}' {local.nodes[-1].url}/api/v1/tasks")
+        click.echo("Ctrl-C (or `taskraft cluster down --data-dir ...`) stops everything; data is kept.")
+        while not stop.is_set():
+            stop.wait(1)
+            for node in local.nodes:
+                if node.process is not None and node.process.poll() is not None and node.pid:
+                    click.echo(f"{node.node_id} exited ({node.process.returncode}); see {node.log_path}", err=True)
+                    node.pid = None
+                    local.write_manifest()
+    except (TimeoutError, RuntimeError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        local.stop()
+        sys.exit(1)
+    click.echo("stopping ...")
+    local.stop()
+    click.echo("stopped")
+
+
+@cluster.command("down")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--timeout", default=60, show_default=True, type=int)
+def cluster_down(data_dir: str, timeout: int) -> None:
+    """Stop a local cluster started in the background."""
+    from .localcluster.cluster import read_manifest
+
+    try:
+        manifest = read_manifest(data_dir)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"no cluster.json in {data_dir}: {exc}") from None
+    pid = manifest.get("supervisor_pid")
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    for node in manifest.get("nodes", []):  # anything the supervisor left behind
+        for key in ("pid", "db_pid"):
+            if node.get(key) and _alive(node[key]):
+                os.kill(node[key], signal.SIGTERM)
+    click.echo("cluster stopped")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False

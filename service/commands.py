@@ -1,0 +1,119 @@
+"""Commands: what travels through the Raft log.
+
+An HTTP write becomes one operation dict; one or more operations travel in one log entry:
+
+    entry   = {"v": 1, "ops": [op, ...]}          (an entry with no ops is a read barrier)
+    op      = {"op": "create"|"update"|"delete"|"register_node",
+               "rid": request id, "fp": request fingerprint,
+               "ts": accepting node's clock in epoch milliseconds,
+               "origin": accepting node id, "origin_addr": its raft address,
+               "args": {...}}
+
+Everything the state machine needs to be deterministic (ids excepted, which come from the
+replicated meta row) is inside the op: the timestamp, the origin and the arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+
+COMMAND_FORMAT = 1
+
+OP_CREATE = "create"
+OP_UPDATE = "update"
+OP_DELETE = "delete"
+OP_REGISTER_NODE = "register_node"
+TASK_OPS = (OP_CREATE, OP_UPDATE, OP_DELETE)
+
+STATUSES = ("todo", "in_progress", "done")
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+
+# Outcomes recorded by the state machine; the API maps them to HTTP statuses.
+CREATED = "created"
+UPDATED = "updated"
+DELETED = "deleted"
+REGISTERED = "registered"
+NOT_FOUND = "not_found"
+PRECONDITION_FAILED = "precondition_failed"
+KEY_REUSED = "idempotency_key_reused"
+REJECTED = "rejected"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_request_id() -> str:
+    return "r-" + uuid.uuid4().hex
+
+
+def fingerprint(op: str, task_id: int | None, args: dict, if_match: int | None = None) -> str:
+    """A stable digest of what a request asks for: same key + different request is detectable."""
+    canonical = json.dumps([op, task_id, args, if_match], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def make_op(
+    op: str,
+    *,
+    origin: str,
+    origin_addr: str,
+    args: dict,
+    task_id: int | None = None,
+    if_match: int | None = None,
+    request_id: str | None = None,
+    ts_ms: int | None = None,
+) -> dict:
+    payload = dict(args)
+    if task_id is not None:
+        payload["task_id"] = task_id
+    if if_match is not None:
+        payload["if_match"] = if_match
+    return {
+        "op": op,
+        "rid": request_id or new_request_id(),
+        "fp": fingerprint(op, task_id, args, if_match),
+        "ts": ts_ms if ts_ms is not None else now_ms(),
+        "origin": origin,
+        "origin_addr": origin_addr,
+        "args": payload,
+    }
+
+
+def make_entry(ops: list[dict]) -> dict:
+    return {"v": COMMAND_FORMAT, "ops": list(ops)}
+
+
+BARRIER = make_entry([])
+
+
+def encodable(value: str) -> bool:
+    """True if MySQL's utf8mb4 can store it (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def check_task_fields(args: dict, *, creating: bool) -> str | None:
+    """Deterministic re-check of the API's validation, done at apply time. Returns a reason or None."""
+    for key in ("title", "description"):
+        if isinstance(args.get(key), str) and not encodable(args[key]):
+            return f"{key} is not valid UTF-8 text"
+    title = args.get("title")
+    if creating and title is None:
+        return "title is required"
+    if title is not None and (not isinstance(title, str) or not (1 <= len(title.strip()) <= TITLE_MAX)):
+        return f"title must be 1..{TITLE_MAX} characters"
+    description = args.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > DESCRIPTION_MAX):
+        return f"description must be at most {DESCRIPTION_MAX} characters"
+    status = args.get("status")
+    if status is not None and status not in STATUSES:
+        return f"status must be one of {', '.join(STATUSES)}"
+    return None

@@ -1,0 +1,1 @@
+"""Consensus: PySyncObj with a durable journal, snapshot hooks, published status and proposals."""

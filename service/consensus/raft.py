@@ -1,0 +1,194 @@
+"""The Raft node: a PySyncObj SyncObj whose only replicated method hands committed entries to the applier.
+
+Facts about PySyncObj 0.3.17 this class is built around (see docs/architecture.md):
+  - the entry being applied has index raftLastApplied + 1; its term is only in the private journal;
+  - apply runs on the tick thread, so `apply_entry` only enqueues, it never touches MySQL;
+  - getStatus() takes no lock, so status is built on the tick thread and published as one object;
+  - the tick thread dies with the thread that created the SyncObj: `RaftRunner` owns that thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable
+
+import pysyncobj.syncobj as _syncobj_module
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.journal import MemoryJournal
+
+from .. import metrics
+from ..config import NodeConfig
+from ..state.applier import Applier
+from .journal import DurableJournal
+from .snapshot_hooks import SnapshotHooks, finish_interrupted_compaction
+from .status import ROLES, RaftStatus, status_from_pysyncobj
+
+log = logging.getLogger(__name__)
+
+
+def _create_journal(path=None):
+    return DurableJournal(path) if path else MemoryJournal()
+
+
+# PySyncObj builds its journal through this module-level factory; ours fsyncs (see journal.py).
+_syncobj_module.createJournal = _create_journal
+
+Callback = Callable[[object, int], None]
+
+
+def build_conf(cfg: NodeConfig, hooks: SnapshotHooks) -> SyncObjConf:
+    t = cfg.timings
+    return SyncObjConf(
+        password=cfg.raft_secret or None,
+        bindAddress=cfg.raft_bind,
+        autoTick=True,
+        autoTickPeriod=t.auto_tick_period,
+        appendEntriesPeriod=t.append_entries_period,
+        raftMinTimeout=t.raft_min_timeout,
+        raftMaxTimeout=t.raft_max_timeout,
+        leaderFallbackTimeout=t.leader_fallback_timeout,
+        connectionTimeout=t.connection_timeout,
+        connectionRetryTime=t.connection_retry_time,
+        dnsCacheTime=t.dns_cache_time,
+        dnsFailCacheTime=t.dns_fail_cache_time,
+        logCompactionMinEntries=t.log_compaction_min_entries,
+        logCompactionMinTime=t.log_compaction_min_time,
+        journalFile=str(cfg.journal_path),
+        fullDumpFile=str(cfg.snapshot_path),
+        serializer=hooks.serialize,
+        deserializer=hooks.deserialize,
+        serializeChecker=hooks.check,
+        appendEntriesUseBatch=True,
+        commandsWaitLeader=True,
+    )
+
+
+class RaftNode(SyncObj):
+    def __init__(self, cfg: NodeConfig, applier: Applier):
+        # Everything the tick thread may touch must exist before SyncObj.__init__ starts it.
+        self._cfg = cfg
+        self._applier = applier
+        self._status = RaftStatus(self_address=cfg.raft_advertise)
+        self._leader_changes = 0
+        self._last_leader = None
+        self._actions: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._peers = list(cfg.other_peers)
+        hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
+        super().__init__(cfg.raft_advertise, self._peers, build_conf(cfg, hooks))
+        self.addOnTickCallback(self._on_tick)
+
+    # -- the replicated method (tick thread) -----------------------------------------------------
+
+    @replicated
+    def apply_entry(self, command):
+        index = self.raftLastApplied + 1
+        journal = self._SyncObj__raftLog
+        term = journal[index - journal[0][1]][2]
+        self._applier.enqueue_entry(index, term, command)
+        return index
+
+    # -- called from other threads ---------------------------------------------------------------
+
+    def propose(self, command: dict, callback: Callback) -> None:
+        """Queue `command` for the leader; `callback(index, error)` runs on the tick thread."""
+        self.apply_entry(command, callback=callback)
+
+    @property
+    def status(self) -> RaftStatus:
+        return self._status
+
+    def run_on_tick(self, action: Callable[[], None]) -> None:
+        self._actions.put(action)
+
+    def hand_off_leadership(self, timeout: float) -> bool:
+        """If leader, transfer leadership to a caught-up follower and wait until it has moved."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._status.is_leader:
+                return True
+            self.run_on_tick(lambda: self.transferLeadership(callback=_log_transfer))
+            moved_by = min(deadline, time.monotonic() + 0.5)
+            while time.monotonic() < moved_by:
+                if not self._status.is_leader:
+                    return True
+                time.sleep(0.01)
+        return not self._status.is_leader
+
+    # -- tick thread -------------------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        while True:
+            try:
+                action = self._actions.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                action()
+            except Exception:
+                log.exception("action on the Raft thread failed")
+        raw = self.getStatus()
+        leader = raw.get("leader")
+        if leader is not None and leader != self._last_leader:
+            if self._last_leader is not None:
+                self._leader_changes += 1
+                metrics.RAFT_LEADER_CHANGES.inc()
+            self._last_leader = leader
+        status = status_from_pysyncobj(raw, self._cfg.raft_advertise, self._peers, self._leader_changes)
+        if status != self._status:
+            self._status = status
+            _publish_metrics(status)
+
+
+def _log_transfer(_result, error) -> None:
+    if error != FAIL_REASON.SUCCESS:
+        log.info("leadership transfer not possible yet (reason %s)", error)
+
+
+def _publish_metrics(status: RaftStatus) -> None:
+    metrics.RAFT_TERM.set(status.term)
+    metrics.RAFT_COMMIT_INDEX.set(status.commit_index)
+    for role in ROLES.values():
+        metrics.RAFT_STATE.labels(state=role).set(1 if status.role == role else 0)
+    metrics.RAFT_IS_LEADER.set(1 if status.is_leader else 0)
+    metrics.RAFT_PEERS_CONNECTED.set(status.peers_connected)
+
+
+class RaftRunner:
+    """Owns the thread that creates the SyncObj and lives as long as the node (PySyncObj requires it)."""
+
+    def __init__(self, cfg: NodeConfig, applier: Applier):
+        self._cfg = cfg
+        self._applier = applier
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.node: RaftNode | None = None
+        self._thread = threading.Thread(target=self._run, name="taskraft-raft-owner", daemon=True)
+
+    def start(self, timeout: float = 30.0) -> RaftNode:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("Raft node did not start")
+        if self._error is not None:
+            raise self._error
+        return self.node
+
+    def _run(self) -> None:
+        try:
+            self.node = RaftNode(self._cfg, self._applier)
+        except BaseException as exc:  # surfaced to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._stop.wait()
+        self.node.destroy_synchronous()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)

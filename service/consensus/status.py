@@ -1,0 +1,51 @@
+"""A snapshot of Raft status, built on the tick thread and read lock-free by other threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+
+
+@dataclass(frozen=True)
+class RaftStatus:
+    role: str = "follower"
+    leader: str | None = None
+    term: int = 0
+    commit_index: int = 0
+    last_applied: int = 0
+    has_quorum: bool = False
+    self_address: str = ""
+    peers: dict = field(default_factory=dict)  # peer address -> {"connected": bool, "match_index": int|None}
+    leader_changes: int = 0
+    log_len: int = 0
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role == "leader"
+
+    @property
+    def peers_connected(self) -> int:
+        return sum(1 for p in self.peers.values() if p["connected"])
+
+
+def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader_changes: int) -> RaftStatus:
+    leader = raw.get("leader")
+    return RaftStatus(
+        role=ROLES.get(raw.get("state"), "follower"),
+        leader=leader.id if leader is not None else None,
+        term=int(raw.get("raft_term") or 0),
+        commit_index=int(raw.get("commit_idx") or 0),
+        last_applied=int(raw.get("last_applied") or 0),
+        has_quorum=bool(raw.get("has_quorum")),
+        self_address=self_address,
+        peers={
+            p: {
+                "connected": raw.get("partner_node_status_server_" + p) == 2,
+                "match_index": raw.get("match_idx_server_" + p),
+            }
+            for p in peers
+        },
+        leader_changes=leader_changes,
+        log_len=int(raw.get("log_len") or 0),
+    )

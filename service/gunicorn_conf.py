@@ -1,0 +1,46 @@
+"""gunicorn settings for a taskraft node: exactly ONE worker process, threads for HTTP concurrency.
+
+One worker because the Raft node is a per-process singleton bound to one Raft port; a second
+worker would retry binding forever. Threads serve concurrent requests inside that one process.
+"""
+
+import ctypes
+import logging
+import os
+import signal
+
+bind = f"{os.environ.get('TASKRAFT_HTTP_HOST', '0.0.0.0')}:{os.environ.get('TASKRAFT_HTTP_PORT', '8080')}"
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("TASKRAFT_HTTP_THREADS", "16"))
+timeout = 60
+graceful_timeout = 15
+keepalive = 5
+worker_tmp_dir = os.environ.get("TASKRAFT_WORKER_TMP_DIR", "/tmp")
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("TASKRAFT_LOG_LEVEL", "info")
+proc_name = "taskraft"
+
+
+def post_fork(server, worker):
+    # If the master dies (SIGKILL), take the worker down at once: a headless Raft node holding the
+    # port would delay failover.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def post_worker_init(worker):
+    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pysyncobj").setLevel(logging.WARNING)
+    from taskraft.wsgi import start_node
+
+    start_node()
+
+
+def worker_exit(server, worker):
+    from taskraft.wsgi import stop_node
+
+    stop_node()

@@ -1,0 +1,314 @@
+"""LocalCluster: start, stop, kill, wipe and restart the nodes and databases of a cluster on this machine.
+
+Layout of a data dir:
+    DIR/cluster.json        what runs where (node_id, url, raft_address, pid, db_pid, db_port)
+    DIR/secrets.json        Raft secret and MySQL password, generated once and kept
+    DIR/node-<i>/mysql/     the node's MariaDB/MySQL server (datadir, socket, log)
+    DIR/node-<i>/raft/      the node's Raft journal and snapshot
+    DIR/node-<i>/node.log   the node's log
+Node i serves HTTP on port_base+i, Raft on port_base+100+i, and its database listens on port_base+200+i.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from .mysqld import MySQLServer, find_server_binary
+
+RAFT_OFFSET = 100
+DB_OFFSET = 200
+DB_NAME = "taskraft"
+DB_USER = "taskraft"
+
+
+@dataclass
+class LocalNode:
+    index: int
+    node_id: str
+    http_port: int
+    raft_port: int
+    db: MySQLServer
+    home: Path
+    process: subprocess.Popen | None = None
+    pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def raft_address(self) -> str:
+        return f"127.0.0.1:{self.raft_port}"
+
+    @property
+    def raft_dir(self) -> Path:
+        return self.home / "raft"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "node.log"
+
+
+class LocalCluster:
+    def __init__(self, data_dir, nodes: int = 3, port_base: int = 8080, extra_env: dict | None = None):
+        if nodes < 1:
+            raise ValueError("a cluster needs at least one node")
+        self.data_dir = Path(data_dir).resolve()
+        self.port_base = port_base
+        self.extra_env = dict(extra_env or {})
+        binary = find_server_binary()
+        self.nodes = [
+            LocalNode(
+                index=i,
+                node_id=f"node-{i}",
+                http_port=port_base + i,
+                raft_port=port_base + RAFT_OFFSET + i,
+                db=MySQLServer(self.data_dir / f"node-{i}" / "mysql", port_base + DB_OFFSET + i, binary),
+                home=self.data_dir / f"node-{i}",
+            )
+            for i in range(nodes)
+        ]
+        self.secrets = self._load_secrets()
+
+    # -- whole cluster -------------------------------------------------------------------------------
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    def start(self, wait: float = 120.0) -> "LocalCluster":
+        for node in self.nodes:
+            self.start_db(node.index)
+        for node in self.nodes:
+            self.start_node(node.index)
+        self.write_manifest()
+        if wait:
+            self.wait_ready(wait)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            self.stop_node(node.index)
+        for node in self.nodes:
+            node.db.stop()
+        self.write_manifest()
+
+    def wait_ready(self, timeout: float = 120.0, nodes: list[int] | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        for i in nodes if nodes is not None else range(len(self.nodes)):
+            while not self.is_ready(i):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"node-{i} not ready after {timeout}s; see {self.nodes[i].log_path}")
+                proc = self.nodes[i].process
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"node-{i} exited with {proc.returncode}; see {self.nodes[i].log_path}")
+                time.sleep(0.1)
+
+    def is_ready(self, i: int) -> bool:
+        try:
+            return requests.get(self.nodes[i].url + "/readyz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def cluster_view(self, i: int) -> dict | None:
+        try:
+            r = requests.get(self.nodes[i].url + "/api/v1/cluster", timeout=1)
+            return r.json() if r.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            return None
+
+    def leader_index(self, among: list[int] | None = None) -> int | None:
+        """The node that says it leads, if every answering node agrees on it; else None."""
+        leaders = set()
+        for i in among if among is not None else range(len(self.nodes)):
+            view = self.cluster_view(i)
+            if view is None:
+                continue
+            leaders.add(view.get("leader"))
+        if len(leaders) != 1:
+            return None
+        leader = leaders.pop()
+        for node in self.nodes:
+            if node.raft_address == leader:
+                return node.index
+        return None
+
+    def wait_leader(self, timeout: float = 30.0, among: list[int] | None = None) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            leader = self.leader_index(among)
+            if leader is not None and (among is None or leader in among):
+                return leader
+            time.sleep(0.05)
+        raise TimeoutError("no agreed leader")
+
+    # -- one node --------------------------------------------------------------------------------
+
+    def start_db(self, i: int) -> None:
+        node = self.nodes[i]
+        node.db.start()
+        node.db.bootstrap(DB_NAME, DB_USER, self.secrets["mysql_password"])
+        self.write_manifest()
+
+    def stop_db(self, i: int) -> None:
+        self.nodes[i].db.stop()
+        self.write_manifest()
+
+    def kill_db(self, i: int) -> None:
+        self.nodes[i].db.kill()
+        self.write_manifest()
+
+    def node_env(self, i: int) -> dict:
+        node = self.nodes[i]
+        env = dict(os.environ)
+        env.update(
+            {
+                "TASKRAFT_NODE_ID": node.node_id,
+                "TASKRAFT_RAFT_ADVERTISE": node.raft_address,
+                "TASKRAFT_RAFT_BIND": node.raft_address,
+                "TASKRAFT_PEERS": ",".join(n.raft_address for n in self.nodes),
+                "TASKRAFT_HTTP_HOST": "127.0.0.1",
+                "TASKRAFT_HTTP_PORT": str(node.http_port),
+                "TASKRAFT_API_URL": node.url,
+                "TASKRAFT_MYSQL_DSN": (
+                    f"mysql://{DB_USER}:{self.secrets['mysql_password']}@127.0.0.1:{node.db.port}/{DB_NAME}"
+                ),
+                "TASKRAFT_DATA_DIR": str(node.raft_dir),
+                "TASKRAFT_RAFT_SECRET_FILE": str(self.data_dir / "raft.secret"),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start_node(self, i: int) -> None:
+        node = self.nodes[i]
+        node.raft_dir.mkdir(parents=True, exist_ok=True)
+        with open(node.log_path, "ab") as log:
+            node.process = subprocess.Popen(
+                [sys.executable, "-m", "taskraft", "serve"],
+                env=self.node_env(i),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        node.pid = node.process.pid
+        self.write_manifest()
+
+    def signal_node(self, i: int, sig: int) -> None:
+        """Signal the node's process group (the gunicorn master and its worker)."""
+        node = self.nodes[i]
+        if node.pid:
+            try:
+                os.killpg(node.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill_node(self, i: int) -> None:
+        self.signal_node(i, signal.SIGKILL)
+        self._wait_node_exit(i, 10)
+
+    def pause_node(self, i: int) -> None:
+        self.signal_node(i, signal.SIGSTOP)
+
+    def resume_node(self, i: int) -> None:
+        self.signal_node(i, signal.SIGCONT)
+
+    def stop_node(self, i: int, timeout: float = 30.0) -> None:
+        """SIGTERM: the graceful path (a leader hands off leadership before exiting)."""
+        node = self.nodes[i]
+        if node.pid is None:
+            return
+        try:
+            os.kill(node.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        if not self._wait_node_exit(i, timeout):
+            self.kill_node(i)
+
+    def _wait_node_exit(self, i: int, timeout: float) -> bool:
+        node = self.nodes[i]
+        if node.process is None:
+            return True
+        try:
+            node.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        # the worker dies with the master (PDEATHSIG), make sure the whole group is gone
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(node.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        return True
+
+    def node_alive(self, i: int) -> bool:
+        proc = self.nodes[i].process
+        return proc is not None and proc.poll() is None
+
+    def wipe_node(self, i: int) -> None:
+        """Stop node i and its database, delete both its database and its Raft state, start both again."""
+        node = self.nodes[i]
+        self.kill_node(i)
+        node.db.kill()
+        shutil.rmtree(node.db.datadir, ignore_errors=True)
+        shutil.rmtree(node.raft_dir, ignore_errors=True)
+        self.start_db(i)
+        self.start_node(i)
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def _load_secrets(self) -> dict:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secrets.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+        else:
+            data = {"raft_secret": secrets.token_urlsafe(32), "mysql_password": secrets.token_urlsafe(18)}
+            path.write_text(json.dumps(data))
+            path.chmod(0o600)
+        secret_file = self.data_dir / "raft.secret"
+        secret_file.write_text(data["raft_secret"])
+        secret_file.chmod(0o600)
+        return data
+
+    def manifest(self) -> dict:
+        return {
+            "supervisor_pid": os.getpid(),
+            "port_base": self.port_base,
+            "nodes": [
+                {
+                    "node_id": n.node_id,
+                    "url": n.url,
+                    "raft_address": n.raft_address,
+                    "pid": n.pid if self.node_alive(n.index) else None,
+                    "db_pid": n.db.pid if n.db.running else None,
+                    "db_port": n.db.port,
+                    "log": str(n.log_path),
+                }
+                for n in self.nodes
+            ],
+        }
+
+    def write_manifest(self) -> None:
+        path = self.data_dir / "cluster.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.manifest(), indent=2))
+        os.replace(tmp, path)
+
+
+def read_manifest(data_dir) -> dict:
+    return json.loads((Path(data_dir) / "cluster.json").read_text())

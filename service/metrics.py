@@ -1,0 +1,26 @@
+"""Prometheus metrics, defined once and updated by the layer that owns each fact."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RAFT_TERM = Gauge("raft_term", "Current Raft term")
+RAFT_COMMIT_INDEX = Gauge("raft_commit_index", "Highest log index known to be committed")
+RAFT_LAST_APPLIED = Gauge("raft_last_applied", "Highest log index applied to this node's database")
+RAFT_STATE = Gauge("raft_state", "1 for the Raft role this node is in", ["state"])
+RAFT_IS_LEADER = Gauge("raft_is_leader", "1 if this node is the Raft leader")
+RAFT_LEADER_CHANGES = Counter("raft_leader_changes", "Leader changes seen by this node")
+RAFT_PEERS_CONNECTED = Gauge("raft_peers_connected", "Peers this node has a Raft connection to")
+RAFT_APPLY_DURATION = Histogram(
+    "raft_apply_duration_seconds",
+    "Time to apply one batch of committed entries to MySQL (one transaction)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HTTP_ERRORS = Counter("taskraft_http_errors", "Error responses by error code", ["code"])
+TASKS = Gauge("taskraft_tasks", "Tasks in this node's database by status", ["status"])
+NODE_READY = Gauge("taskraft_node_ready", "1 if /readyz would answer 200")
+APPLY_ERRORS = Counter("taskraft_apply_errors", "Database errors while applying committed entries")

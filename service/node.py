@@ -1,0 +1,152 @@
+"""The composition root: one taskraft node = database + applier + Raft + proposals, started in order."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from . import commands as c
+from .config import NodeConfig
+from .consensus.proposals import Proposer, ReadBarrier, Unavailable
+from .consensus.raft import RaftNode, RaftRunner
+from .state import queries
+from .state.applier import Applier
+from .state.db import TRANSIENT_ERRORS, connect, read_pool, wait_for_database
+from .state.schema import migrate
+
+log = logging.getLogger(__name__)
+
+MAX_READY_LAG = 100  # entries between commit index and applied index that still count as caught up
+
+
+class TaskraftNode:
+    def __init__(self, cfg: NodeConfig):
+        self.cfg = cfg
+        self.started = False
+        self.applier: Applier | None = None
+        self.raft: RaftNode | None = None
+        self.pool = None
+        self.proposer: Proposer | None = None
+        self.barrier: ReadBarrier | None = None
+        self._runner: RaftRunner | None = None
+        self._stop = threading.Event()
+
+    @property
+    def api_url(self) -> str:
+        host = self.cfg.raft_advertise.rpartition(":")[0]
+        return self.cfg.api_url or f"http://{host}:{self.cfg.http_port}"
+
+    def start(self, db_timeout: float = 300.0) -> "TaskraftNode":
+        cfg = self.cfg
+        log.info("node %s: waiting for MySQL", cfg.node_id)
+        wait_for_database(cfg.mysql, db_timeout)
+        conn = connect(cfg.mysql)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        self.applier = Applier(lambda: connect(cfg.mysql))
+        applied = self.applier.load()
+        self.applier.start()
+        log.info("node %s: database at applied index %s; starting Raft on %s", cfg.node_id, applied, cfg.raft_bind)
+        self._runner = RaftRunner(cfg, self.applier)
+        self.raft = self._runner.start()
+        self.pool = read_pool(cfg.mysql, cfg.http_threads)
+        self.proposer = Proposer(self.raft, self.applier)
+        self.barrier = ReadBarrier(self.raft, self.applier)
+        self.started = True
+        threading.Thread(target=self._register, name="taskraft-register", daemon=True).start()
+        if cfg.label_pod_role:
+            from .k8s_labels import PodRoleLabeler
+
+            PodRoleLabeler(self).start()
+        return self
+
+    def _register(self) -> None:
+        """Record this node (id, raft address, API URL) in the replicated `nodes` table."""
+        op = c.make_op(
+            c.OP_REGISTER_NODE,
+            origin=self.cfg.node_id,
+            origin_addr=self.cfg.raft_advertise,
+            args={"api_url": self.api_url},
+            request_id=f"register:{self.cfg.node_id}:{self.cfg.raft_advertise}:{self.api_url}",
+        )
+        while not self._stop.is_set():
+            try:
+                self.proposer.write(op, time.monotonic() + 5)
+                return
+            except Unavailable:
+                self._stop.wait(1)
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        reasons = []
+        status = self.raft.status
+        if status.leader is None:
+            reasons.append("no known leader")
+        if not self.applier.healthy:
+            reasons.append(f"database: {self.applier.last_error or 'not answering'}")
+        else:
+            try:
+                with self.pool.connection() as conn, conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+            except TRANSIENT_ERRORS as exc:
+                reasons.append(f"database: {exc}")
+        lag = status.commit_index - self.applier.applied_index
+        if lag > MAX_READY_LAG:
+            reasons.append(f"applying: {lag} entries behind the commit index")
+        return not reasons, reasons
+
+    def cluster_view(self) -> dict:
+        status = self.raft.status
+        known = {}
+        try:
+            with self.pool.connection() as conn:
+                known = {n["raft_address"]: n for n in queries.nodes(conn)}
+        except TRANSIENT_ERRORS:
+            pass
+        members = []
+        for address in self.cfg.peers:
+            row = known.get(address, {})
+            me = address == self.cfg.raft_advertise
+            entry = {
+                "node_id": self.cfg.node_id if me else row.get("node_id"),
+                "raft_address": address,
+                "api_url": self.api_url if me else row.get("api_url") or None,
+                "reachable": True if me else status.peers.get(address, {}).get("connected", False),
+            }
+            if me:
+                entry["role"] = status.role
+            elif address == status.leader:
+                entry["role"] = "leader"
+            elif status.is_leader and entry["reachable"]:
+                entry["role"] = "follower"
+            if status.is_leader and not me:
+                entry["match_index"] = status.peers.get(address, {}).get("match_index")
+            members.append(entry)
+        leader_row = known.get(status.leader or "", {})
+        return {
+            "node_id": self.cfg.node_id,
+            "raft_address": self.cfg.raft_advertise,
+            "role": status.role,
+            "leader": status.leader,
+            "leader_id": self.cfg.node_id if status.is_leader else leader_row.get("node_id"),
+            "term": status.term,
+            "commit_index": status.commit_index,
+            "last_applied": self.applier.applied_index,
+            "has_quorum": status.has_quorum,
+            "leader_changes": status.leader_changes,
+            "nodes": members,
+        }
+
+    def stop(self, handoff_timeout: float = 3.0) -> None:
+        """Graceful stop: hand leadership to a caught-up follower, then stop Raft and the applier."""
+        self._stop.set()
+        if not self.started:
+            return
+        if self.raft.status.is_leader:
+            moved = self.raft.hand_off_leadership(handoff_timeout)
+            log.info("node %s: leadership %s", self.cfg.node_id, "handed off" if moved else "NOT handed off")
+        self._runner.stop()
+        self.applier.stop()
+        self.started = False

@@ -1,0 +1,1 @@
+"""The replicated state: schema, deterministic apply, snapshots and read queries, all in MySQL."""

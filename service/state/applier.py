@@ -1,0 +1,323 @@
+"""The applier: a thread that owns the MySQL write connection and applies committed entries in order.
+
+The Raft tick thread never touches MySQL. When PySyncObj applies an entry, it only hands the
+entry to this queue (microseconds), so a slow or unavailable database can neither stall Raft nor
+cause elections. The applier drains the queue in batches: each batch is ONE MySQL transaction
+(`machine.apply_entries`), which is also where group commit pays.
+
+Besides entries, the queue carries two markers that keep snapshots exact:
+  - a snapshot request at index L: everything up to L is committed first, then a consistent
+    read view is opened at exactly that state and a background thread streams it to disk;
+  - a snapshot install: the tables are replaced by a dump received from the leader (or found at
+    restart) unless this database is already at or past it.
+
+If the database fails, the batch is rolled back and retried with backoff; nothing is skipped, and
+`healthy` goes false so /readyz reports not ready.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .. import metrics
+from . import snapshot
+from .db import TRANSIENT_ERRORS
+from .machine import LogEntry, OpResult, apply_entries, read_meta
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 256
+
+
+class Waiter:
+    """Waits for the result of one request id, whichever log entry ends up carrying it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.result: OpResult | None = None
+
+    def deliver(self, result: OpResult) -> None:
+        self.result = result
+        self.event.set()
+
+
+@dataclass
+class SnapshotJob:
+    raft_index: int
+    raft_tuple: tuple
+    path: str
+    state: str = "pending"  # pending -> writing -> success | failed
+    state_index: int | None = None
+
+
+@dataclass
+class _Install:
+    path: str
+    state_index: int
+
+
+@dataclass
+class _Item:
+    entry: LogEntry | None = None
+    snapshot: SnapshotJob | None = None
+    install: _Install | None = None
+
+
+@dataclass(order=True)
+class _IndexWatch:
+    index: int
+    seq: int
+    fn: Callable[[], None] = field(compare=False)
+
+
+class Applier:
+    def __init__(self, connect: Callable[[], object], connect_snapshot_reader: Callable[[], object] | None = None):
+        self._connect = connect
+        self._connect_reader = connect_snapshot_reader or connect
+        self._conn = None
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._cond = threading.Condition()
+        self._waiters: dict[str, Waiter] = {}
+        self._watches: list[_IndexWatch] = []
+        self._seq = itertools.count()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.applied_index = 0
+        self.healthy = False
+        self.last_error: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def load(self) -> int:
+        """Read the applied index from the database (blocks until it answers). Call before Raft starts."""
+        backoff = 0.2
+        while True:
+            try:
+                conn = self._ensure_conn()
+                with conn.cursor() as cur:
+                    self.applied_index = read_meta(cur, lock=False).applied_index
+                conn.commit()
+                self.healthy = True
+                return self.applied_index
+            except TRANSIENT_ERRORS as exc:
+                self._drop_conn(exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="taskraft-applier", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread:
+            self._thread.join(timeout)
+        self._drop_conn(None)
+
+    # -- called from the Raft tick thread ----------------------------------------------------------
+
+    def enqueue_entry(self, index: int, term: int, command: dict) -> None:
+        self._put(_Item(entry=LogEntry(index, term, command)))
+
+    def enqueue_snapshot(self, raft_index: int, raft_tuple: tuple, path: str) -> SnapshotJob:
+        job = SnapshotJob(raft_index, raft_tuple, path)
+        self._put(_Item(snapshot=job))
+        return job
+
+    def enqueue_install(self, path: str, state_index: int) -> None:
+        self._put(_Item(install=_Install(path, state_index)))
+
+    def _put(self, item: _Item) -> None:
+        with self._cond:
+            self._queue.append(item)
+            self._cond.notify()
+
+    # -- called from request threads -------------------------------------------------------------
+
+    def register(self, request_id: str) -> Waiter:
+        waiter = Waiter()
+        with self._cond:
+            self._waiters[request_id] = waiter
+        return waiter
+
+    def unregister(self, request_id: str, waiter: Waiter) -> None:
+        with self._cond:
+            if self._waiters.get(request_id) is waiter:
+                del self._waiters[request_id]
+
+    def call_when_applied(self, index: int, fn: Callable[[], None]) -> None:
+        """Run `fn` (on the applier thread, or right now) once entries up to `index` are applied here."""
+        with self._cond:
+            if self.applied_index < index:
+                heapq.heappush(self._watches, _IndexWatch(index, next(self._seq), fn))
+                return
+        fn()
+
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    # -- the applier thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                batch: list[LogEntry] = []
+                marker: _Item | None = None
+                while self._queue and len(batch) < MAX_BATCH:
+                    item = self._queue.popleft()
+                    if item.entry is None:
+                        marker = item
+                        break
+                    batch.append(item.entry)
+            if batch:
+                self._retry(lambda: self._apply(batch))
+            if marker is not None and marker.snapshot is not None:
+                self._retry(lambda: self._start_snapshot(marker.snapshot))
+            if marker is not None and marker.install is not None:
+                self._retry(lambda: self._install(marker.install))
+
+    def _retry(self, action: Callable[[], None]) -> None:
+        backoff = 0.05
+        while not self._stopping:
+            try:
+                action()
+                self.healthy = True
+                self.last_error = None
+                return
+            except TRANSIENT_ERRORS as exc:
+                metrics.APPLY_ERRORS.inc()
+                self._drop_conn(exc)
+            except Exception as exc:  # a bug or a schema problem: never skip the entry, keep retrying loudly
+                metrics.APPLY_ERRORS.inc()
+                log.exception("apply failed; will retry without skipping")
+                self._drop_conn(exc)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    def _apply(self, batch: list[LogEntry]) -> None:
+        last = batch[-1].index
+        if all(not e.command.get("ops") for e in batch):
+            # Read barriers only: nothing to write, the database state is already at `last`.
+            self._advance(max(last, self.applied_index), {})
+            return
+        started = time.perf_counter()
+        conn = self._ensure_conn()
+        try:
+            meta, results = apply_entries(conn, batch)
+            conn.commit()
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            raise
+        metrics.RAFT_APPLY_DURATION.observe(time.perf_counter() - started)
+        self._advance(max(last, meta.applied_index, self.applied_index), results)
+
+    def _advance(self, index: int, results: dict[str, OpResult]) -> None:
+        due: list[Callable[[], None]] = []
+        with self._cond:
+            self.applied_index = index
+            for rid, result in results.items():
+                waiter = self._waiters.pop(rid, None)
+                if waiter is not None:
+                    waiter.deliver(result)
+            while self._watches and self._watches[0].index <= index:
+                due.append(heapq.heappop(self._watches).fn)
+        metrics.RAFT_LAST_APPLIED.set(index)
+        for fn in due:
+            try:
+                fn()
+            except Exception:
+                log.exception("applied-index callback failed")
+
+    def _start_snapshot(self, job: SnapshotJob) -> None:
+        """Open a read view at exactly this state and let a background thread write it out."""
+        reader = self._connect_reader()
+        try:
+            with reader.cursor() as cur:
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                job.state_index = max(read_meta(cur, lock=False).applied_index, job.raft_index)
+        except BaseException:
+            reader.close()
+            raise
+        job.state = "writing"
+        threading.Thread(target=self._write_snapshot, args=(job, reader), name="taskraft-snapshot", daemon=True).start()
+
+    @staticmethod
+    def _write_snapshot(job: SnapshotJob, reader) -> None:
+        started = time.monotonic()
+        try:
+            snapshot.write_dump(reader, job.path, job.raft_tuple, job.state_index)
+            job.state = "success"
+            log.info(
+                "snapshot at raft index %s (state %s) written in %.2fs",
+                job.raft_index,
+                job.state_index,
+                time.monotonic() - started,
+            )
+        except Exception:
+            log.exception("snapshot write failed")
+            job.state = "failed"
+        finally:
+            try:
+                reader.rollback()
+                reader.close()
+            except Exception:
+                pass
+
+    def _install(self, install: _Install) -> None:
+        if install.state_index > self.applied_index:
+            conn = self._ensure_conn()
+            started = time.monotonic()
+            try:
+                state_index = snapshot.load_dump(conn, install.path)
+                conn.commit()
+            except BaseException:
+                try:
+                    conn.rollback()
+                except Exception:
+                    pass
+                raise
+            log.info("installed snapshot at %s in %.2fs", state_index, time.monotonic() - started)
+            self._advance(state_index, {})
+        else:
+            log.info("snapshot at %s not needed: database already at %s", install.state_index, self.applied_index)
+        try:
+            os.unlink(install.path)
+        except OSError:
+            pass
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _ensure_conn(self):
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _drop_conn(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.healthy = False
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("database error in applier: %s", self.last_error)
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None

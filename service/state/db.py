@@ -1,0 +1,43 @@
+"""MySQL connections: one dedicated connection for the applier, a pool for API reads."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pymysql
+from dbutils.pooled_db import PooledDB
+
+from ..config import MySQLSettings
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database is unreachable or broke the session": retry, never skip.
+TRANSIENT_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, pymysql.err.InternalError, OSError)
+
+
+def connect(settings: MySQLSettings, *, autocommit: bool = False) -> pymysql.connections.Connection:
+    kwargs = settings.connect_kwargs()
+    kwargs["autocommit"] = autocommit
+    return pymysql.connect(**kwargs)
+
+
+def wait_for_database(settings: MySQLSettings, timeout: float) -> None:
+    """Block until the database accepts connections, or raise the last error after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connect(settings).close()
+            return
+        except TRANSIENT_ERRORS as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.info("waiting for MySQL at %s:%s: %s", settings.host, settings.port, exc)
+            time.sleep(0.5)
+
+
+def read_pool(settings: MySQLSettings, size: int) -> PooledDB:
+    """Autocommit connections, so every read sees the latest applied transaction."""
+    kwargs = settings.connect_kwargs()
+    kwargs["autocommit"] = True
+    return PooledDB(pymysql, mincached=0, maxcached=size, maxconnections=size * 2, blocking=True, ping=1, **kwargs)

@@ -1,0 +1,91 @@
+"""Snapshot files: a consistent dump of the replicated tables plus PySyncObj's own tuple.
+
+A PySyncObj snapshot carries no application data, so ours does: the file holds a header (the Raft
+tuple and the index the tables are at) followed by every row of every replicated table, as a gzip
+pickle stream. The same file is what a leader streams to a follower that is too far behind.
+
+    header  = {"format": 1, "raft": (last_entry, prev_entry, cluster), "state_index": N}
+    records = ("table", name, columns) | ("rows", name, [row, ...]) | ("end",)
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+
+from .schema import REPLICATED_TABLES
+
+FORMAT = 1
+CHUNK = 2000
+_PRIMARY_KEYS = {"nodes": "node_id", "tasks": "task_id", "raft_log": "log_index, op_seq", "raft_meta": "id"}
+
+
+class SnapshotError(RuntimeError):
+    pass
+
+
+def write_dump(conn, path: str, raft_tuple, state_index: int) -> None:
+    """Stream every replicated table from `conn` (already inside a consistent-snapshot transaction) to `path`.
+
+    The file is written to a temporary name, fsynced, then renamed into place.
+    """
+    tmp = f"{path}.writing"
+    with open(tmp, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
+            pickle.dump({"format": FORMAT, "raft": raft_tuple, "state_index": state_index}, out, protocol=4)
+            with conn.cursor() as cur:
+                for table in REPLICATED_TABLES:
+                    cur.execute(f"SELECT * FROM {table} ORDER BY {_PRIMARY_KEYS[table]}")
+                    columns = [d[0] for d in cur.description]
+                    pickle.dump(("table", table, columns), out, protocol=4)
+                    while True:
+                        rows = cur.fetchmany(CHUNK)
+                        if not rows:
+                            break
+                        pickle.dump(("rows", table, [tuple(r) for r in rows]), out, protocol=4)
+            pickle.dump(("end",), out, protocol=4)
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def read_header(path: str) -> dict:
+    with gzip.open(path, "rb") as src:
+        header = pickle.load(src)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SnapshotError(f"{path} is not a taskraft snapshot")
+    return header
+
+
+def load_dump(conn, path: str) -> int:
+    """Replace the replicated tables with the dump's rows inside the caller's transaction. Returns the state index."""
+    with gzip.open(path, "rb") as src, conn.cursor() as cur:
+        header = pickle.load(src)
+        if header.get("format") != FORMAT:
+            raise SnapshotError(f"{path} is not a taskraft snapshot")
+        for table in reversed(REPLICATED_TABLES):
+            cur.execute(f"DELETE FROM {table}")
+        columns: dict[str, list[str]] = {}
+        while True:
+            record = pickle.load(src)
+            if record[0] == "end":
+                break
+            if record[0] == "table":
+                columns[record[1]] = record[2]
+                continue
+            _, table, rows = record
+            cols = columns[table]
+            cur.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", rows
+            )
+    return int(header["state_index"])
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
