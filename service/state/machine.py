@@ -51,8 +51,19 @@ class OpResult:
         return cls(data["outcome"], data.get("task"), data.get("message"), log_index)
 
 
+def _storable(obj):
+    """Replace what utf8mb4 and JSON columns refuse (lone surrogates) so a bad command can be recorded."""
+    if isinstance(obj, str):
+        return obj if c.encodable(obj) else obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {k: _storable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_storable(v) for v in obj]
+    return obj
+
+
 def _dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(_storable(obj), separators=(",", ":"), ensure_ascii=False)
 
 
 def read_meta(cur, *, lock: bool) -> Meta:

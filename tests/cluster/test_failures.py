@@ -1,0 +1,137 @@
+"""Failures on a real 3-node cluster: leader crash, lost quorum, wiped node, graceful hand-off, restarts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from ..conftest import dump_logs, start_cluster
+from ..helpers import Writers, checksums, post_task, task_ids, wait_converged, wait_until
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path, request):
+    env = getattr(request, "param", None)
+    c = start_cluster(tmp_path, extra_env=env)
+    yield c
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        dump_logs(c)
+    c.stop()
+
+
+def test_sigkill_leader_during_writes_loses_no_acknowledged_write(fresh_cluster):
+    c = fresh_cluster
+    old_leader = c.wait_leader()
+    with Writers(c.urls, clients=6) as writers:
+        wait_until(lambda: len(writers.acked) >= 30, 30, message="writes before the kill")
+        killed_at = time.monotonic()
+        c.kill_node(old_leader)
+        survivors = [i for i in range(3) if i != old_leader]
+        new_leader = c.wait_leader(15, among=survivors)
+        wait_until(lambda: writers.acks_after(killed_at) >= 30, 30, message="writes after the kill")
+    assert new_leader != old_leader
+    assert not writers.errors, writers.errors[:3]
+    acked_ids = set(writers.acked.values())
+    assert len(acked_ids) == len(writers.acked)  # one task per acknowledged title: no duplicates
+    for i in survivors:
+        wait_until(lambda i=i: acked_ids <= task_ids(c, i), 30, message=f"acked writes on node-{i}")
+    # the killed node comes back and converges to identical tables
+    c.start_node(old_leader)
+    c.wait_ready(60, nodes=[old_leader])
+    wait_converged(c, [0, 1, 2], timeout=60)
+    assert acked_ids <= task_ids(c, old_leader)
+
+
+def test_without_quorum_writes_fail_fast_and_local_reads_answer(fresh_cluster):
+    c = fresh_cluster
+    task = post_task(c.urls[0], "before").json()
+    c.kill_node(1)
+    c.kill_node(2)
+    started = time.monotonic()
+    r = post_task(c.urls[0], "no quorum", timeout=30)
+    elapsed = time.monotonic() - started
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "no_quorum"
+    assert "Retry-After" in r.headers
+    assert elapsed < 5 + 3  # the configured bound (5 s) plus slack, never a hang
+    local = requests.get(f"{c.urls[0]}/api/v1/tasks/{task['id']}", params={"consistency": "local"}, timeout=10)
+    assert local.status_code == 200 and local.json()["title"] == "before"
+    lin = requests.get(f"{c.urls[0]}/api/v1/tasks/{task['id']}", timeout=30)
+    assert lin.status_code == 503 and lin.json()["error"]["code"] == "no_quorum"
+    assert requests.get(f"{c.urls[0]}/readyz", timeout=10).status_code == 503
+    c.start_node(1)
+    c.start_node(2)
+    c.wait_ready(60)
+    assert post_task(c.urls[0], "after").status_code == 201
+    wait_converged(c, [0, 1, 2])
+
+
+@pytest.mark.parametrize("fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40"}], indirect=True)
+def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
+    c = fresh_cluster
+    for i in range(150):
+        assert post_task(c.urls[i % 3], f"before wipe {i}").status_code == 201
+    leader = c.wait_leader()
+    victim = (leader + 1) % 3
+    c.wipe_node(victim)
+    for i in range(20):
+        assert post_task(c.urls[leader], f"after wipe {i}").status_code == 201
+    c.wait_ready(90, nodes=[victim])
+    sums = wait_converged(c, [0, 1, 2], timeout=90)
+    assert sums == checksums(c, victim)
+    assert len(task_ids(c, victim)) == 170
+    # the journal was compacted, so the victim must have been rebuilt from a snapshot, not from the log
+    assert "installed snapshot" in c.nodes[victim].log_path.read_text()
+
+
+def test_sigterm_leader_hands_off_leadership_before_exiting(fresh_cluster):
+    c = fresh_cluster
+    leader = c.wait_leader()
+    post_task(c.urls[leader], "before hand-off")
+    term_before = c.cluster_view(leader)["term"]
+    c.stop_node(leader)
+    log = c.nodes[leader].log_path.read_text()
+    assert "leadership handed off" in log, log[-2000:]
+    survivors = [i for i in range(3) if i != leader]
+    new_leader = c.wait_leader(5, among=survivors)
+    assert new_leader != leader
+    assert c.cluster_view(new_leader)["term"] > term_before
+    assert post_task(c.urls[new_leader], "after hand-off").status_code == 201
+
+
+def test_restarting_all_three_keeps_the_data(fresh_cluster):
+    c = fresh_cluster
+    ids = {post_task(c.urls[i % 3], f"durable {i}").json()["id"] for i in range(20)}
+    before = wait_converged(c, [0, 1, 2])
+    for i in range(3):
+        c.stop_node(i)
+    for i in range(3):
+        c.start_node(i)
+    c.wait_ready(90)
+    for url in c.urls:
+        listed = requests.get(f"{url}/api/v1/tasks", params={"limit": 500}, timeout=10).json()["items"]
+        assert ids <= {t["id"] for t in listed}
+    assert wait_converged(c, [0, 1, 2])["tasks"] == before["tasks"]
+    created = post_task(c.urls[1], "after restart").json()
+    assert created["id"] == max(ids) + 1  # the id sequence continues from the replicated meta row
+
+
+def test_node_whose_database_dies_goes_unready_and_catches_up(fresh_cluster):
+    c = fresh_cluster
+    leader = c.wait_leader()
+    victim = (leader + 1) % 3
+    c.kill_db(victim)
+    wait_until(lambda: requests.get(f"{c.urls[victim]}/readyz", timeout=10).status_code == 503, 20,
+               message="victim not ready")
+    titles = [f"while db down {i}" for i in range(10)]
+    for t in titles:
+        assert post_task(c.urls[leader], t).status_code == 201
+    c.start_db(victim)
+    c.wait_ready(60, nodes=[victim])
+    wait_converged(c, [0, 1, 2])
+    r = requests.get(f"{c.urls[victim]}/api/v1/tasks", params={"consistency": "local", "limit": 500}, timeout=10)
+    assert set(titles) <= {t["title"] for t in r.json()["items"]}

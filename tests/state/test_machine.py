@@ -1,0 +1,150 @@
+"""The state machine against a real MariaDB: determinism, replay, idempotency, error results, migrations."""
+
+from __future__ import annotations
+
+import pymysql
+
+from taskraft import commands as c
+from taskraft.state import queries
+from taskraft.state.machine import LogEntry, apply_entries
+from taskraft.state.schema import SCHEMA_VERSION, migrate
+
+
+def op(kind, *, rid=None, ts=1_700_000_000_000, origin="node-a", task_id=None, if_match=None, **args):
+    return c.make_op(kind, origin=origin, origin_addr=f"{origin}:7000", args=args, task_id=task_id,
+                     if_match=if_match, request_id=rid, ts_ms=ts)
+
+
+def entry(index, *ops, term=1):
+    return LogEntry(index, term, c.make_entry(list(ops)))
+
+
+def apply(conn, *entries):
+    meta, results = apply_entries(conn, list(entries))
+    conn.commit()
+    return meta, results
+
+
+def scripted_log():
+    return [
+        entry(2, op(c.OP_CREATE, rid="a", title="one", ts=1_700_000_000_000)),
+        entry(3, op(c.OP_CREATE, rid="b", title="two", status="done", origin="node-b", ts=1_700_000_000_500)),
+        entry(4, op(c.OP_UPDATE, rid="c", task_id=1, title="one!", if_match=1, ts=1_700_000_001_000)),
+        entry(5, op(c.OP_UPDATE, rid="d", task_id=1, status="done", if_match=1)),  # stale: 412
+        entry(6),  # a read barrier
+        entry(7, op(c.OP_DELETE, rid="e", task_id=2), op(c.OP_UPDATE, rid="f", task_id=99, title="x"), term=2),
+    ]
+
+
+def test_same_log_gives_identical_tables_on_two_databases(make_db):
+    checksums = []
+    for _ in range(2):
+        conn = pymysql.connect(**make_db().connect_kwargs())
+        # apply in different batch shapes: all at once, then one by one
+        entries = scripted_log()
+        if checksums:
+            for e in entries:
+                apply(conn, e)
+        else:
+            apply(conn, *entries)
+        checksums.append(queries.table_checksums(conn))
+        conn.close()
+    assert checksums[0] == checksums[1]
+
+
+def test_ids_timestamps_and_versions_come_from_the_log(db):
+    _, results = apply(db, *scripted_log())
+    assert results["a"].outcome == c.CREATED and results["a"].task["id"] == 1
+    assert results["b"].task["id"] == 2
+    assert results["a"].task["created_at"] == "2023-11-14T22:13:20.000Z"
+    assert results["c"].task["version"] == 2 and results["c"].task["title"] == "one!"
+    assert results["c"].task["updated_at"] == "2023-11-14T22:13:21.000Z"
+    assert results["d"].outcome == c.PRECONDITION_FAILED
+    assert results["e"].outcome == c.DELETED
+    assert results["f"].outcome == c.NOT_FOUND
+    task = queries.get_task(db, 1)
+    assert task["version"] == 2 and task["status"] == "todo" and task["created_by"] == "node-a"
+    assert queries.get_task(db, 2) is None
+    assert queries.applied_index(db) == 7
+
+
+def test_entries_at_or_below_applied_index_are_skipped(db):
+    apply(db, *scripted_log())
+    before = queries.table_checksums(db)
+    meta, results = apply(db, *scripted_log())  # replay after a restart
+    assert results == {}
+    assert meta.applied_index == 7
+    assert queries.table_checksums(db) == before
+    # a new entry after the replayed ones is applied
+    _, results = apply(db, *scripted_log(), entry(8, op(c.OP_CREATE, rid="g", title="three")))
+    assert results["g"].task["id"] == 3
+
+
+def test_same_request_id_applies_once_and_returns_the_first_result(db):
+    first = op(c.OP_CREATE, rid="key:same", title="once")
+    _, r1 = apply(db, entry(2, first))
+    _, r2 = apply(db, entry(3, first))  # the same request proposed again (ambiguous retry)
+    assert r1["key:same"].task == r2["key:same"].task
+    assert r2["key:same"].log_index == 2
+    items, _ = queries.list_tasks(db, status=None, limit=10, after=None)
+    assert [t["title"] for t in items] == ["once"]
+    with db.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM raft_log WHERE request_id = 'key:same'")
+        assert cur.fetchone()[0] == 1
+
+
+def test_same_key_with_a_different_request_is_reported_not_applied(db):
+    apply(db, entry(2, op(c.OP_CREATE, rid="key:k", title="first")))
+    _, results = apply(db, entry(3, op(c.OP_CREATE, rid="key:k", title="second")))
+    assert results["key:k"].outcome == c.KEY_REUSED
+    items, _ = queries.list_tasks(db, status=None, limit=10, after=None)
+    assert [t["title"] for t in items] == ["first"]
+
+
+def test_duplicates_inside_one_batch_apply_once(db):
+    dup = op(c.OP_CREATE, rid="dup", title="batch")
+    _, results = apply(db, entry(2, dup, dup), entry(3, dup))
+    assert results["dup"].task["id"] == 1
+    assert queries.count_by_status(db) == {"todo": 1}
+
+
+def test_invalid_commands_become_recorded_results_not_exceptions(db):
+    bad = [
+        op(c.OP_CREATE, rid="t1", title=" "),
+        op(c.OP_CREATE, rid="t2", title="x" * 201),
+        op(c.OP_CREATE, rid="t3", title="ok", status="blocked"),
+        op(c.OP_CREATE, rid="t4", title="\ud800"),
+        op(c.OP_UPDATE, rid="t5", task_id=2**70, title="big"),
+        op("explode", rid="t6"),
+    ]
+    _, results = apply(db, entry(2, *bad))
+    assert [results[f"t{i}"].outcome for i in range(1, 7)] == [c.REJECTED] * 4 + [c.NOT_FOUND, c.REJECTED]
+    assert queries.applied_index(db) == 2
+    with db.cursor() as cur:
+        cur.execute("SELECT outcome FROM raft_log ORDER BY op_seq")
+        assert [r[0] for r in cur.fetchall()] == ["rejected"] * 4 + ["not_found", "rejected"]
+
+
+def test_history_keeps_entries_of_deleted_tasks(db):
+    apply(db, *scripted_log())
+    history = queries.task_history(db, 2)
+    assert [(h["op"], h["outcome"]) for h in history] == [("create", "created"), ("delete", "deleted")]
+    assert [h["log_index"] for h in history] == [3, 7]
+    assert history[1]["term"] == 2
+
+
+def test_updated_at_never_goes_backwards(db):
+    apply(db, entry(2, op(c.OP_CREATE, rid="a", title="t", ts=2_000_000_000_000)))
+    _, r = apply(db, entry(3, op(c.OP_UPDATE, rid="b", task_id=1, title="u", ts=1_000_000_000_000)))
+    assert r["b"].task["updated_at"] == r["b"].task["created_at"]
+
+
+def test_migrations_are_versioned_and_idempotent(db):
+    apply(db, *scripted_log())
+    before = queries.table_checksums(db)
+    assert migrate(db) == SCHEMA_VERSION
+    assert migrate(db) == SCHEMA_VERSION
+    assert queries.table_checksums(db) == before
+    with db.cursor() as cur:
+        cur.execute("SELECT version FROM schema_migrations")
+        assert [r[0] for r in cur.fetchall()] == [SCHEMA_VERSION]
