@@ -140,6 +140,15 @@ def cluster_down(data_dir: str, timeout: int) -> None:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-        return True
     except (ProcessLookupError, PermissionError):
         return False
+    try:  # a zombie (exited, not yet reaped by its parent) counts as stopped
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+from .cli_client import register  # noqa: E402  (client commands: `taskraft tasks ...`, `taskraft cluster status`)
+
+register(main, cluster)
