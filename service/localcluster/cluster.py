@@ -191,13 +191,14 @@ class LocalCluster:
         env.update(self.extra_env)
         return env
 
-    def start_node(self, i: int) -> None:
+    def start_node(self, i: int, env: dict | None = None) -> None:
+        """Start node i; `env` overrides its TASKRAFT_* settings for this start only."""
         node = self.nodes[i]
         node.raft_dir.mkdir(parents=True, exist_ok=True)
         with open(node.log_path, "ab") as log:
             node.process = subprocess.Popen(
                 [sys.executable, "-m", "taskraft", "serve"],
-                env=self.node_env(i),
+                env={**self.node_env(i), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

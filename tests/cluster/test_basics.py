@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 from ..helpers import post_task, wait_converged, wait_until
@@ -91,3 +93,40 @@ def test_health_readiness_and_metrics(cluster):
         'taskraft_tasks{status="todo"}',
     ):
         assert name in text, name
+
+
+def test_a_burst_of_writes_causes_no_election(cluster):
+    import concurrent.futures
+
+    before = [cluster.cluster_view(i) for i in range(3)]
+
+    def write(n):
+        return post_task(cluster.urls[n % 3], f"burst {n}", timeout=30).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(48) as pool:
+        codes = list(pool.map(write, range(600)))
+    assert codes.count(201) == 600
+    after = [cluster.cluster_view(i) for i in range(3)]
+    assert [v["term"] for v in after] == [v["term"] for v in before]
+    assert [v["leader_changes"] for v in after] == [v["leader_changes"] for v in before]
+    assert len({v["leader"] for v in after}) == 1
+
+
+def test_a_node_with_the_wrong_raft_secret_cannot_join(cluster, tmp_path):
+    victim = (cluster.wait_leader() + 1) % 3
+    wrong = tmp_path / "wrong.secret"
+    wrong.write_text("not-the-cluster-secret")
+    cluster.kill_node(victim)
+    cluster.start_node(victim, env={"TASKRAFT_RAFT_SECRET_FILE": str(wrong)})
+    try:
+        time.sleep(4)  # several election timeouts
+        view = cluster.cluster_view(victim)
+        assert view is not None and view["leader"] is None and view["role"] != "leader"
+        assert requests.get(f"{cluster.urls[victim]}/readyz", timeout=5).status_code == 503
+        others = [i for i in range(3) if i != victim]
+        assert all(cluster.cluster_view(i)["nodes"][victim]["reachable"] is False for i in others)
+        assert post_task(cluster.urls[others[0]], "still writable").status_code == 201
+    finally:
+        cluster.kill_node(victim)
+        cluster.start_node(victim)
+        cluster.wait_ready(60, nodes=[victim])
