@@ -61,9 +61,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = 
 def node_db(cluster, i: int):
     import pymysql
 
-    return pymysql.connect(
-        host="127.0.0.1",
-        port=cluster.nodes[i].db.port,
+    return pymysql.connect(  # through the socket: works whichever network namespace the node is in
+        unix_socket=str(cluster.nodes[i].db.socket),
         user="taskraft",
         password=cluster.secrets["mysql_password"],
         database="taskraft",

@@ -42,14 +42,18 @@ class LocalNode:
     home: Path
     process: subprocess.Popen | None = None
     pid: int | None = None
+    host: str = "127.0.0.1"  # where its HTTP API is reached
+    raft_host: str = "127.0.0.1"  # the name or address peers reach its Raft port at
+    bind_host: str = "127.0.0.1"
+    prefix: tuple[str, ...] = ()  # command prefix that places its processes (e.g. ip netns exec NS)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     @property
     def raft_address(self) -> str:
-        return f"127.0.0.1:{self.raft_port}"
+        return f"{self.raft_host}:{self.raft_port}"
 
     @property
     def raft_dir(self) -> Path:
@@ -176,9 +180,9 @@ class LocalCluster:
             {
                 "TASKRAFT_NODE_ID": node.node_id,
                 "TASKRAFT_RAFT_ADVERTISE": node.raft_address,
-                "TASKRAFT_RAFT_BIND": node.raft_address,
+                "TASKRAFT_RAFT_BIND": f"{node.bind_host}:{node.raft_port}",
                 "TASKRAFT_PEERS": ",".join(n.raft_address for n in self.nodes),
-                "TASKRAFT_HTTP_HOST": "127.0.0.1",
+                "TASKRAFT_HTTP_HOST": node.bind_host,
                 "TASKRAFT_HTTP_PORT": str(node.http_port),
                 "TASKRAFT_API_URL": node.url,
                 "TASKRAFT_MYSQL_DSN": (
@@ -197,7 +201,7 @@ class LocalCluster:
         node.raft_dir.mkdir(parents=True, exist_ok=True)
         with open(node.log_path, "ab") as log:
             node.process = subprocess.Popen(
-                [sys.executable, "-m", "taskraft", "serve"],
+                [*node.prefix, sys.executable, "-m", "taskraft", "serve"],
                 env={**self.node_env(i), **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,

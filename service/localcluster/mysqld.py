@@ -48,13 +48,14 @@ def _user_args() -> list[str]:
 
 
 class MySQLServer:
-    def __init__(self, base_dir: Path, port: int, binary: str | None = None):
+    def __init__(self, base_dir: Path, port: int, binary: str | None = None, prefix: tuple[str, ...] = ()):
         self.base_dir = Path(base_dir)
         self.datadir = self.base_dir / "data"
         self.socket = self.base_dir / "mysqld.sock"
         self.log_path = self.base_dir / "mysqld.log"
         self.port = port
         self.binary = binary or find_server_binary()
+        self.prefix = tuple(prefix)  # e.g. ("ip", "netns", "exec", NS): run the server on another host
         self.process: subprocess.Popen | None = None
         self.pid: int | None = None
 
@@ -90,6 +91,7 @@ class MySQLServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
+                    *self.prefix,
                     self.binary,
                     "--no-defaults",
                     f"--datadir={self.datadir}",
