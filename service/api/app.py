@@ -7,6 +7,7 @@ import time
 from flask import Flask, g, request
 
 from .. import metrics
+from ..web import bp as web_bp
 from . import errors, ops, tasks
 from .validation import MAX_BODY
 
@@ -19,6 +20,7 @@ def create_app(node=None) -> Flask:
     errors.install(app)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(web_bp)
 
     @app.before_request
     def _start_timer():

@@ -1,0 +1,283 @@
+"""A small HTTP client for the taskraft API that fails over between nodes.
+
+    client = Client(["http://127.0.0.1:8080", "http://127.0.0.1:8081"])
+    task = client.create_task("write the docs")
+    client.update_task(task["id"], status="done", if_match=task["version"])
+
+Any node accepts any request. The client sends each request to the node that answered last and
+moves on to the next node on a connection error, a timeout or a 5xx (503 mostly); after a full round without an
+answer it waits a little and starts again, until the overall deadline. Writes carry an
+Idempotency-Key that is generated once per call and reused on every retry, so a write whose outcome
+was unknown (a node died, or 503 no_quorum) is applied at most once.
+
+Errors are typed: UsageError (400), NotFound (404), Conflict (412, 422), Unavailable (no node gave
+an answer before the deadline). Each carries the CLI exit code it maps to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+STATUSES = ("todo", "in_progress", "done")
+
+
+class ClientError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None, body=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.body = body
+
+
+class UsageError(ClientError):
+    """The request was invalid (400), or the client was given no node to talk to."""
+
+    exit_code = 1
+
+
+class NotFound(ClientError):
+    exit_code = 2
+
+
+class Conflict(ClientError):
+    """412 precondition_failed (stale version) or 422 idempotency_key_reused."""
+
+    exit_code = 2
+
+
+class Unavailable(ClientError):
+    """No node gave a usable answer before the deadline."""
+
+    exit_code = 3
+
+
+def urls_from_data_dir(data_dir) -> list[str]:
+    path = Path(data_dir) / "cluster.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return [n["url"] for n in manifest.get("nodes", []) if n.get("url")]
+
+
+def resolve_urls(urls=(), data_dir=None, env=None) -> list[str]:
+    """Node URLs from --url (repeated), then --data-dir's cluster.json, then TASKRAFT_URL (comma-separated)."""
+    env = os.environ if env is None else env
+    found = [u for item in urls for u in str(item).split(",")]
+    if data_dir:
+        found += urls_from_data_dir(data_dir)
+    if not found:
+        found = env.get("TASKRAFT_URL", "").split(",")
+    out = []
+    for url in found:
+        url = url.strip().rstrip("/")
+        if not url:
+            continue
+        if "://" not in url:
+            url = "http://" + url
+        if url not in out:
+            out.append(url)
+    if not out:
+        raise UsageError("no node to talk to: pass --url URL (repeatable), --data-dir DIR or set TASKRAFT_URL")
+    return out
+
+
+def _error_of(response: requests.Response) -> tuple[str, str]:
+    try:
+        err = response.json()["error"]
+        return err.get("code", "error"), err.get("message", response.reason)
+    except (ValueError, KeyError, TypeError):
+        return "http_error", f"HTTP {response.status_code} {response.reason}"
+
+
+class Client:
+    def __init__(
+        self,
+        urls,
+        deadline: float = 30.0,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 10.0,
+        session: requests.Session | None = None,
+    ):
+        self.urls = [u.rstrip("/") for u in urls]
+        if not self.urls:
+            raise UsageError("no node URL given")
+        self.deadline = deadline
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout  # above the server's request timeout (5 s), so a 503 arrives first
+        self.session = session or requests.Session()
+        self._preferred = 0
+        self.last_url: str | None = None
+
+    @classmethod
+    def from_options(cls, urls=(), data_dir=None, **kwargs) -> "Client":
+        return cls(resolve_urls(urls, data_dir), **kwargs)
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, json_body=None, params=None, headers=None, write=False):
+        """Send one logical request, failing over between nodes; returns the final requests.Response."""
+        headers = dict(headers or {})
+        if write:
+            headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+        end = time.monotonic() + self.deadline
+        last_problem = "no attempt made"
+        rounds = 0
+        while True:
+            for step in range(len(self.urls)):
+                i = (self._preferred + step) % len(self.urls)
+                url = self.urls[i]
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    raise Unavailable(f"no node answered within {self.deadline:g}s (last: {last_problem})")
+                timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, max(remaining, 0.1)))
+                try:
+                    response = self.session.request(
+                        method, url + path, json=json_body, params=params, headers=headers, timeout=timeout
+                    )
+                except requests.RequestException as exc:
+                    last_problem = f"{url}: {type(exc).__name__}"
+                    continue
+                if response.status_code >= 500:  # 503 no_quorum / starting / database_unavailable
+                    code, message = _error_of(response)
+                    last_problem = f"{url}: {response.status_code} {code}: {message}"
+                    continue
+                self._preferred = i
+                self.last_url = url
+                return self._check(response)
+            rounds += 1
+            time.sleep(min(0.1 * 2**rounds, 1.0, max(end - time.monotonic(), 0)))
+
+    @staticmethod
+    def _check(response: requests.Response) -> requests.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        code, message = _error_of(response)
+        body = None
+        try:
+            body = response.json()
+        except ValueError:
+            pass
+        cls = {404: NotFound, 412: Conflict, 422: Conflict}.get(status)
+        if cls is None:
+            cls = UsageError if 400 <= status < 500 else Unavailable
+        raise cls(message, status=status, code=code, body=body)
+
+    # -- tasks -------------------------------------------------------------------------------------
+
+    def list_tasks(self, status: str | None = None, limit: int = 100, after: int | None = None) -> dict:
+        params = {"limit": limit}
+        if status:
+            params["status"] = status
+        if after is not None:
+            params["after"] = after
+        return self.request("GET", "/api/v1/tasks", params=params).json()
+
+    def iter_tasks(self, status: str | None = None, page_size: int = 500):
+        after = None
+        while True:
+            page = self.list_tasks(status=status, limit=page_size, after=after)
+            yield from page["items"]
+            after = page.get("next")
+            if after is None:
+                return
+
+    def create_task(self, title: str, description: str | None = None, status: str | None = None) -> dict:
+        body = {"title": title}
+        if description is not None:
+            body["description"] = description
+        if status is not None:
+            body["status"] = status
+        return self.request("POST", "/api/v1/tasks", json_body=body, write=True).json()
+
+    def get_task(self, task_id: int) -> dict:
+        return self.request("GET", f"/api/v1/tasks/{int(task_id)}").json()
+
+    def update_task(self, task_id: int, if_match: int | None = None, **fields) -> dict:
+        body = {k: v for k, v in fields.items() if v is not None}
+        headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
+        return self.request("PATCH", f"/api/v1/tasks/{int(task_id)}", json_body=body, headers=headers, write=True).json()
+
+    def delete_task(self, task_id: int, if_match: int | None = None) -> None:
+        headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
+        self.request("DELETE", f"/api/v1/tasks/{int(task_id)}", headers=headers, write=True)
+
+    def history(self, task_id: int) -> dict:
+        return self.request("GET", f"/api/v1/tasks/{int(task_id)}/history").json()
+
+    # -- cluster -----------------------------------------------------------------------------------
+
+    def node_view(self, url: str, timeout: float = 2.0) -> dict | None:
+        """One node's own /api/v1/cluster answer, or None if it does not answer (no failover here)."""
+        try:
+            r = self.session.get(url.rstrip("/") + "/api/v1/cluster", timeout=timeout)
+            return r.json() if r.status_code == 200 else None
+        except (requests.RequestException, ValueError):
+            return None
+
+    def cluster_status(self, timeout: float = 2.0) -> list[dict]:
+        """One row per node: the known URLs plus every api_url the answering nodes report.
+
+        Row: {url, node_id, reachable, role, term, commit_index, last_applied, lag, leader, has_quorum}.
+        lag = the highest commit index seen minus this node's applied index.
+        """
+        urls = list(self.urls)
+        views: dict[str, dict | None] = {}
+        ids: dict[str, str] = {}
+        pending = list(urls)
+        while pending:
+            url = pending.pop(0)
+            if url in views:
+                continue
+            view = views[url] = self.node_view(url, timeout)
+            for member in (view or {}).get("nodes", []):
+                api = (member.get("api_url") or "").rstrip("/")
+                if member.get("node_id"):
+                    ids.setdefault(api, member["node_id"])
+                if api and api not in views and api not in pending:
+                    urls.append(api)
+                    pending.append(api)
+        top = max((v["commit_index"] for v in views.values() if v), default=None)
+        rows = []
+        for url in urls:
+            view = views.get(url)
+            row = {"url": url, "node_id": ids.get(url), "reachable": view is not None}
+            if view:
+                row.update(
+                    node_id=view["node_id"],
+                    role=view["role"],
+                    term=view["term"],
+                    commit_index=view["commit_index"],
+                    last_applied=view["last_applied"],
+                    lag=(top - view["last_applied"]) if top is not None else None,
+                    leader=view.get("leader_id") or view.get("leader"),
+                    has_quorum=view.get("has_quorum"),
+                )
+            else:
+                row.update(role=None, term=None, commit_index=None, last_applied=None, lag=None, leader=None,
+                           has_quorum=None)
+            rows.append(row)
+        # the same node may be known under two spellings of its URL: keep the row that answered
+        seen: dict[str, dict] = {}
+        out = []
+        for row in rows:
+            nid = row["node_id"]
+            if nid and nid in seen:
+                if row["reachable"] and not seen[nid]["reachable"]:
+                    out[out.index(seen[nid])] = row
+                    seen[nid] = row
+                continue
+            if nid:
+                seen[nid] = row
+            out.append(row)
+        return sorted(out, key=lambda r: (r["node_id"] is None, r["node_id"] or "", r["url"]))

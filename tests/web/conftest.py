@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from .browser import ARGS, CHROMIUM, artifact
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    pg = context.new_page()
+    pg.set_default_timeout(20000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        pg.screenshot(path=str(artifact(f"failed-{request.node.name}.png")), full_page=True)
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
