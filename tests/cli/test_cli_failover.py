@@ -51,10 +51,10 @@ def test_cli_through_leader_kill_then_all_nodes_stopped(tmp_path):
 
         # every node stopped: exit 3 for tasks and for cluster status
         c.stop()
-        r = run("tasks", "--data-dir", str(c.data_dir), "--timeout", "3", "list")
+        r = run("tasks", "--data-dir", str(c.data_dir), "--timeout", "1", "list")
         assert r.returncode == 3, (r.stdout, r.stderr)
         assert "no node answered" in r.stderr
-        r = run("tasks", *urls, "--timeout", "3", "add", "nobody home")
+        r = run("tasks", *urls, "--timeout", "1", "add", "nobody home")
         assert r.returncode == 3
         r = run("cluster", "status", "--data-dir", str(c.data_dir))
         assert r.returncode == 3

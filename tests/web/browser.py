@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,13 @@ requires_chromium = pytest.mark.skipif(
 def artifact(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+def publish(src: Path, name: str) -> None:
+    """Copy a screenshot into docs/images for the README: when it is missing there, or when
+    TASKRAFT_UPDATE_DOC_IMAGES=1 (so ordinary test runs leave the committed images alone)."""
+    dest = DOC_IMAGES / name
+    if dest.exists() and os.environ.get("TASKRAFT_UPDATE_DOC_IMAGES") != "1":
+        return
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)

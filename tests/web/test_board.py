@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from ..helpers import post_task, wait_until
-from .browser import DOC_IMAGES, artifact, requires_chromium
+from .browser import artifact, publish, requires_chromium
 
 pytestmark = [requires_chromium, pytest.mark.cluster]
 
@@ -48,8 +47,7 @@ def test_screenshots_of_board_and_cluster_panel(cluster, page):
     page.screenshot(path=str(board), full_page=False)
     panel = artifact("cluster-panel.png")
     page.locator("#cluster").screenshot(path=str(panel))
-    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(board, DOC_IMAGES / "board.png")
+    publish(board, "board.png")
     assert board.stat().st_size > 10_000 and panel.stat().st_size > 5_000
 
 

@@ -4,14 +4,13 @@ the page keeps working; then kill the node that served the page: requests fail o
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
 from ..conftest import dump_logs, start_cluster
-from .browser import DOC_IMAGES, artifact, requires_chromium
+from .browser import artifact, publish, requires_chromium
 
 pytestmark = [requires_chromium, pytest.mark.cluster]
 
@@ -44,8 +43,7 @@ def test_leader_kill_while_the_page_is_open(tmp_path, page):
         expect(page.locator(f'#cluster-rows tr[data-node="node-{leader}"]')).to_have_attribute("data-role", "unreachable")
         expect(page.locator(f'#cluster-rows tr[data-node="node-{new_leader}"]')).to_have_class(re.compile("leader"))
         page.locator("#cluster").screenshot(path=str(artifact("cluster-panel-after-leader-kill.png")))
-        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(artifact("cluster-panel-after-leader-kill.png"), DOC_IMAGES / "cluster-panel.png")
+        publish(artifact("cluster-panel-after-leader-kill.png"), "cluster-panel.png")
 
         task_id = create_in_page(page, "after the leader kill")
         got = requests.get(f"{c.urls[new_leader]}/api/v1/tasks/{task_id}", timeout=10).json()
