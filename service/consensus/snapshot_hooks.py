@@ -53,6 +53,8 @@ class SnapshotHooks:
         header = snapshot.read_header(path)
         # A private hard link: PySyncObj may replace `path` before the applier gets to it.
         private = f"{self._path}.install-{os.getpid()}-{next(_install_seq)}"
+        if os.path.exists(private):  # left by an earlier process with the same pid
+            os.unlink(private)
         os.link(path, private)
         self._applier.enqueue_install(private, int(header["state_index"]))
         return header["raft"]

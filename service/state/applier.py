@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
+import json
 import logging
 import os
 import threading
@@ -226,7 +227,29 @@ class Applier:
                 pass
             raise
         metrics.RAFT_APPLY_DURATION.observe(time.perf_counter() - started)
+        self._recover_results(conn, batch, results)
         self._advance(max(last, meta.applied_index, self.applied_index), results)
+
+    def _recover_results(self, conn, batch: list[LogEntry], results: dict[str, OpResult]) -> None:
+        """Results of ops someone waits for that were skipped as already applied (a retried commit
+        whose first attempt did commit, or a replay): read them back from raft_log."""
+        with self._cond:
+            missing = [
+                op["rid"]
+                for e in batch
+                for op in e.command.get("ops", ())
+                if op["rid"] in self._waiters and op["rid"] not in results
+            ]
+        if not missing:
+            return
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT request_id, log_index, result FROM raft_log WHERE request_id IN ({', '.join(['%s'] * len(missing))})",
+                missing,
+            )
+            for rid, log_index, result in cur.fetchall():
+                results[rid] = OpResult.from_json(json.loads(result), int(log_index))
+        conn.commit()
 
     def _advance(self, index: int, results: dict[str, OpResult]) -> None:
         due: list[Callable[[], None]] = []
