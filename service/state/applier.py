@@ -217,15 +217,7 @@ class Applier:
             return
         started = time.perf_counter()
         conn = self._ensure_conn()
-        try:
-            meta, results = apply_entries(conn, batch)
-            conn.commit()
-        except BaseException:
-            try:
-                conn.rollback()
-            except Exception:
-                pass
-            raise
+        meta, results = self._in_transaction(conn, lambda: apply_entries(conn, batch))
         metrics.RAFT_APPLY_DURATION.observe(time.perf_counter() - started)
         self._recover_results(conn, batch, results)
         self._advance(max(last, meta.applied_index, self.applied_index), results)
@@ -308,15 +300,7 @@ class Applier:
         if install.state_index > self.applied_index:
             conn = self._ensure_conn()
             started = time.monotonic()
-            try:
-                state_index = snapshot.load_dump(conn, install.path)
-                conn.commit()
-            except BaseException:
-                try:
-                    conn.rollback()
-                except Exception:
-                    pass
-                raise
+            state_index = self._in_transaction(conn, lambda: snapshot.load_dump(conn, install.path))
             log.info("installed snapshot at %s in %.2fs", state_index, time.monotonic() - started)
             self._advance(state_index, {})
         else:
@@ -327,6 +311,20 @@ class Applier:
             pass
 
     # -- connection ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _in_transaction(conn, work: Callable[[], object]):
+        """Run `work` and commit; roll back (best effort) and re-raise if anything fails."""
+        try:
+            result = work()
+            conn.commit()
+            return result
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            raise
 
     def _ensure_conn(self):
         if self._conn is None:

@@ -200,14 +200,10 @@ def _check_precondition(task: dict | None, args: dict) -> OpResult | None:
 
 
 def _update(cur, args: dict, ts: str) -> tuple[OpResult, int | None]:
-    task_id = _task_id(args)
     reason = c.check_task_fields(args, creating=False)
     if reason:
-        return OpResult(c.REJECTED, message=reason), task_id
-    if task_id is None:
-        return OpResult(c.NOT_FOUND, message="task not found"), None
-    task = _load_task(cur, task_id)
-    failed = _check_precondition(task, args)
+        return OpResult(c.REJECTED, message=reason), _task_id(args)
+    task_id, _task, failed = _target(cur, args)
     if failed:
         return failed, task_id
     fields, values = [], []
@@ -225,12 +221,17 @@ def _update(cur, args: dict, ts: str) -> tuple[OpResult, int | None]:
 
 
 def _delete(cur, args: dict) -> tuple[OpResult, int | None]:
-    task_id = _task_id(args)
-    if task_id is None:
-        return OpResult(c.NOT_FOUND, message="task not found"), None
-    task = _load_task(cur, task_id)
-    failed = _check_precondition(task, args)
+    task_id, task, failed = _target(cur, args)
     if failed:
         return failed, task_id
     cur.execute("DELETE FROM tasks WHERE task_id = %s", (task_id,))
     return OpResult(c.DELETED, task), task_id
+
+
+def _target(cur, args: dict) -> tuple[int | None, dict | None, OpResult | None]:
+    """The task an update or delete names, or the deterministic failure (not found, version mismatch)."""
+    task_id = _task_id(args)
+    if task_id is None:
+        return None, None, OpResult(c.NOT_FOUND, message="task not found")
+    task = _load_task(cur, task_id)
+    return task_id, task, _check_precondition(task, args)
