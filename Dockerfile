@@ -10,6 +10,9 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# Optional, for a private index or a TLS-intercepting proxy; they exist in this build stage only.
+ARG PIP_INDEX_URL
+ARG PIP_CERT
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY service ./service

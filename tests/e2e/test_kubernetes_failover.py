@@ -1,0 +1,296 @@
+"""End-to-end failover tests on a real Kubernetes cluster (the one KUBECONFIG points at, e.g. kind).
+
+They install the chart into a fresh namespace with the image given by TASKRAFT_E2E_IMAGE (default
+taskraft:<version>, already loaded into the cluster: `deploy/kind/up.sh` or `kind load docker-image`),
+and reach the service through the API server's service and pod proxies, so no port-forward is needed.
+Without a reachable cluster, or without helm, the whole module is skipped with one reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "taskraft"
+RELEASE = "taskraft"
+REPLICAS = 3
+TASKS = int(os.environ.get("TASKRAFT_E2E_TASKS", "30"))
+MAX_WRITE_GAP = float(os.environ.get("TASKRAFT_E2E_MAX_WRITE_GAP", "30"))
+ROLE_LABEL = "taskraft.io/role"
+SERVER_SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=server"
+
+
+def _version() -> str:
+    for line in (REPO / "pyproject.toml").read_text().splitlines():
+        if line.startswith("version = "):
+            return line.split('"')[1]
+    return "latest"
+
+
+def _cluster_or_skip():
+    """Returns a CoreV1Api bound to a reachable cluster, or skips the module with one reason."""
+    try:
+        from kubernetes import client, config
+    except ImportError:
+        pytest.skip("e2e: the kubernetes Python client is not installed", allow_module_level=True)
+    try:
+        config.load_kube_config()
+    except Exception:
+        try:
+            config.load_incluster_config()
+        except Exception:
+            pytest.skip("e2e: no Kubernetes cluster configured (set KUBECONFIG, e.g. after deploy/kind/up.sh)",
+                        allow_module_level=True)
+    try:
+        client.VersionApi().get_code(_request_timeout=5)
+    except Exception as exc:
+        pytest.skip(f"e2e: the Kubernetes API in KUBECONFIG is not reachable ({type(exc).__name__})",
+                    allow_module_level=True)
+    helm = os.environ.get("HELM") or shutil.which("helm")
+    if not helm:
+        pytest.skip("e2e: a cluster is reachable but helm is not installed (scripts/install-helm.sh)",
+                    allow_module_level=True)
+    return client, helm
+
+
+k8s, HELM = _cluster_or_skip()
+from kubernetes.client.rest import ApiException  # noqa: E402  (only once a cluster is known)
+
+core = k8s.CoreV1Api()
+apps = k8s.AppsV1Api()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except ApiException as exc:
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def helm(*args: str, timeout: int = 900) -> str:
+    proc = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+class Http:
+    """HTTP to the release through the API server proxy (service: any ready member; pod: that member)."""
+
+    def __init__(self, namespace: str):
+        self.ns = namespace
+
+    def call(self, method: str, target: str, path: str, body=None, timeout: float = 10):
+        api = core.api_client
+        resource = f"services/{target}:http" if not target.startswith("pod/") else f"pods/{target[4:]}:8080"
+        url = f"/api/v1/namespaces/{self.ns}/{resource}/proxy{path}"
+        try:
+            resp = api.call_api(url, method, header_params={"Content-Type": "application/json",
+                                                            "Accept": "application/json"},
+                                body=body, auth_settings=["BearerToken"], _preload_content=False,
+                                _return_http_data_only=True, _request_timeout=timeout)
+            raw = resp.data
+            return resp.status, (json.loads(raw) if raw else None)
+        except ApiException as exc:
+            try:
+                payload = json.loads(exc.body) if exc.body else None
+            except ValueError:
+                payload = exc.body
+            return exc.status, payload
+        except Exception as exc:  # connection reset while a pod goes away, timeouts
+            return None, repr(exc)
+
+    def create(self, title: str, target: str = RELEASE):
+        return self.call("POST", target, "/api/v1/tasks", {"title": title})
+
+    def get(self, task_id: int, target: str = RELEASE, local: bool = False):
+        q = "?consistency=local" if local else ""
+        return self.call("GET", target, f"/api/v1/tasks/{task_id}{q}")
+
+
+def server_pods(ns: str):
+    return core.list_namespaced_pod(ns, label_selector=SERVER_SELECTOR).items
+
+
+def is_ready(pod) -> bool:
+    return pod.status.phase == "Running" and any(
+        c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+def leader_pods(ns: str):
+    return core.list_namespaced_pod(ns, label_selector=f"{SERVER_SELECTOR},{ROLE_LABEL}=leader").items
+
+
+def all_ready(ns: str) -> bool:
+    pods = server_pods(ns)
+    return len(pods) == REPLICAS and all(is_ready(p) for p in pods)
+
+
+@pytest.fixture(scope="module")
+def release():
+    ns = f"taskraft-e2e-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
+    image = os.environ.get("TASKRAFT_E2E_IMAGE", f"taskraft:{_version()}")
+    repo, _, tag = image.rpartition(":")
+    try:
+        helm("install", RELEASE, str(CHART), "--namespace", ns,
+             "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
+             "--set", f"image.pullPolicy={os.environ.get('TASKRAFT_E2E_PULL_POLICY', 'IfNotPresent')}",
+             "--set", f"replicaCount={REPLICAS}",
+             *(["-f", os.environ["TASKRAFT_E2E_VALUES"]] if os.environ.get("TASKRAFT_E2E_VALUES") else []))
+        wait_for(lambda: all_ready(ns), 600, "every member ready", interval=3)
+        wait_for(lambda: len(leader_pods(ns)) == 1, 60, "one pod labelled leader")
+        yield {"ns": ns, "http": Http(ns), "tasks": {}}
+    finally:
+        if os.environ.get("TASKRAFT_E2E_KEEP") != "1":
+            subprocess.run([HELM, "uninstall", RELEASE, "-n", ns, "--wait"], capture_output=True, timeout=300)
+            core.delete_namespace(ns)
+
+
+def test_write_tasks(release):
+    http = release["http"]
+    for i in range(TASKS):
+        status, task = wait_for(lambda: (lambda r: r if r[0] == 201 else None)(http.create(f"e2e task {i}")),
+                                60, f"task {i} written")
+        release["tasks"][task["id"]] = task["title"]
+    assert len(release["tasks"]) == TASKS
+
+
+def _cluster_view(http: Http) -> dict:
+    status, view = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(http.call("GET", RELEASE, "/api/v1/cluster")),
+                            60, "cluster view")
+    return view
+
+
+def _term(view: dict) -> int:
+    return int(view.get("term") or view.get("raft", {}).get("term") or 0)
+
+
+def test_leader_deletion_fails_over(release):
+    ns, http = release["ns"], release["http"]
+    (old_leader,) = leader_pods(ns)
+    term_before = _term(_cluster_view(http))
+
+    successes: list[float] = []
+    failures: list[tuple[float, object]] = []
+    stop = threading.Event()
+
+    def writer():
+        n = 0
+        while not stop.is_set():
+            status, task = http.create(f"failover write {n}", )
+            now = time.monotonic()
+            if status == 201:
+                successes.append(now)
+                release["tasks"][task["id"]] = task["title"]
+                n += 1
+            else:
+                failures.append((now, status))
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    wait_for(lambda: len(successes) >= 5, 30, "writes before the deletion", interval=0.2)
+    deleted_at = time.monotonic()
+    core.delete_namespaced_pod(old_leader.metadata.name, ns)
+
+    new_leader = wait_for(lambda: next((p for p in leader_pods(ns) if p.metadata.uid != old_leader.metadata.uid), None),
+                          120, "the leader label on another pod")
+    wait_for(lambda: any(t > deleted_at for t in successes) and len([t for t in successes if t > deleted_at]) >= 10,
+             120, "writes succeeding after the failover", interval=0.2)
+    stop.set()
+    thread.join(30)
+
+    around = [t for t in successes if t >= deleted_at - 5]
+    gaps = [b - a for a, b in zip(around, around[1:])]
+    window = max(gaps) if gaps else 0.0
+    print(f"\nwrite-unavailability window after deleting leader {old_leader.metadata.name}: {window:.2f}s "
+          f"({len(failures)} failed attempts); new leader {new_leader.metadata.name}")
+    assert window < MAX_WRITE_GAP, f"writes were unavailable for {window:.1f}s"
+    assert new_leader.metadata.uid != old_leader.metadata.uid
+
+    # the deleted pod comes back under the same name and rejoins
+    wait_for(lambda: all_ready(ns), 600, "the deleted pod back and ready", interval=3)
+    assert len(leader_pods(ns)) == 1
+    assert _term(_cluster_view(http)) > term_before
+
+    # every acknowledged task is present, through the service and on the returned pod's own database
+    for task_id, title in release["tasks"].items():
+        status, got = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(http.get(task_id)), 60, f"task {task_id}")
+        assert got["title"] == title
+    returned = f"pod/{old_leader.metadata.name}"
+    for task_id in release["tasks"]:
+        wait_for(lambda: http.get(task_id, target=returned, local=True)[0] == 200, 120,
+                 f"task {task_id} applied on the returned pod")
+
+
+def test_follower_rebuilds_after_losing_its_volumes(release):
+    ns, http = release["ns"], release["http"]
+    leader = leader_pods(ns)[0].metadata.name
+    follower = next(p for p in server_pods(ns) if p.metadata.name != leader)
+    name, uid = follower.metadata.name, follower.metadata.uid
+    claims = [f"mysql-data-{name}", f"raft-data-{name}"]
+    for claim in claims:
+        core.delete_namespaced_persistent_volume_claim(claim, ns)  # held by the pod until it goes
+    core.delete_namespaced_pod(name, ns)
+
+    def claims_replaced():
+        found = {c.metadata.name: c for c in core.list_namespaced_persistent_volume_claim(ns).items}
+        return all(c in found and found[c].metadata.deletion_timestamp is None for c in claims)
+
+    wait_for(lambda: any(p.metadata.name == name and p.metadata.uid != uid for p in server_pods(ns)), 300,
+             "the follower pod recreated")
+    wait_for(claims_replaced, 300, "fresh claims for the follower")
+    wait_for(lambda: all_ready(ns), 600, "the rebuilt follower ready", interval=3)
+
+    status, task = wait_for(lambda: (lambda r: r if r[0] == 201 else None)(http.create("after rebuild")), 60, "a write")
+    release["tasks"][task["id"]] = task["title"]
+    for task_id, title in release["tasks"].items():
+        got = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(http.get(task_id, target=f"pod/{name}", local=True)),
+                       300, f"task {task_id} on the rebuilt follower")
+        assert got["title"] == title
+
+
+def test_helm_test_passes(release):
+    helm("test", RELEASE, "-n", release["ns"], "--timeout", "5m", "--logs")
+
+
+def test_uninstall_leaves_only_the_claims(release):
+    ns = release["ns"]
+    helm("uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "5m")
+    wait_for(lambda: not server_pods(ns), 300, "the pods gone")
+    leftovers = []
+    label = f"app.kubernetes.io/instance={RELEASE}"
+    listings = {
+        "statefulset": apps.list_namespaced_stateful_set(ns).items,
+        "service": core.list_namespaced_service(ns).items,
+        "configmap": [c for c in core.list_namespaced_config_map(ns).items if c.metadata.name != "kube-root-ca.crt"],
+        "secret": [s for s in core.list_namespaced_secret(ns).items if s.type != "kubernetes.io/service-account-token"],
+        "serviceaccount": [s for s in core.list_namespaced_service_account(ns).items if s.metadata.name != "default"],
+        "role": k8s.RbacAuthorizationV1Api().list_namespaced_role(ns).items,
+        "rolebinding": k8s.RbacAuthorizationV1Api().list_namespaced_role_binding(ns).items,
+        "poddisruptionbudget": k8s.PolicyV1Api().list_namespaced_pod_disruption_budget(ns).items,
+        "networkpolicy": k8s.NetworkingV1Api().list_namespaced_network_policy(ns).items,
+        "pod": core.list_namespaced_pod(ns, label_selector=label).items,
+    }
+    for kind, items in listings.items():
+        leftovers += [f"{kind}/{i.metadata.name}" for i in items]
+    assert not leftovers, f"left behind after uninstall: {leftovers}"
+    claims = {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(ns).items}
+    expected = {f"{vol}-{RELEASE}-{i}" for vol in ("mysql-data", "raft-data") for i in range(REPLICAS)}
+    assert claims == expected
