@@ -31,9 +31,14 @@ class RaftStatus:
 
 def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader_changes: int) -> RaftStatus:
     leader = raw.get("leader")
+    leader = leader.id if leader is not None else None
+    if leader is not None and leader != self_address and raw.get("partner_node_status_server_" + leader) != 2:
+        # PySyncObj keeps naming a leader it can no longer reach (a follower cut off from everyone never
+        # starts an election). A leader we cannot reach is no leader to report.
+        leader = None
     return RaftStatus(
         role=ROLES.get(raw.get("state"), "follower"),
-        leader=leader.id if leader is not None else None,
+        leader=leader,
         term=int(raw.get("raft_term") or 0),
         commit_index=int(raw.get("commit_idx") or 0),
         last_applied=int(raw.get("last_applied") or 0),

@@ -48,25 +48,32 @@ def test_sigkill_leader_during_writes_loses_no_acknowledged_write(fresh_cluster)
 
 def test_without_quorum_writes_fail_fast_and_local_reads_answer(fresh_cluster):
     c = fresh_cluster
-    task = post_task(c.urls[0], "before").json()
-    c.kill_node(1)
-    c.kill_node(2)
+    leader = c.wait_leader()
+    survivor = (leader + 1) % 3  # a follower: it must stop naming the dead leader
+    url = c.urls[survivor]
+    task = post_task(url, "before").json()
+    for i in range(3):
+        if i != survivor:
+            c.kill_node(i)
     started = time.monotonic()
-    r = post_task(c.urls[0], "no quorum", timeout=30)
+    r = post_task(url, "no quorum", timeout=30)
     elapsed = time.monotonic() - started
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "no_quorum"
     assert "Retry-After" in r.headers
     assert elapsed < 5 + 3  # the configured bound (5 s) plus slack, never a hang
-    local = requests.get(f"{c.urls[0]}/api/v1/tasks/{task['id']}", params={"consistency": "local"}, timeout=10)
+    local = requests.get(f"{url}/api/v1/tasks/{task['id']}", params={"consistency": "local"}, timeout=10)
     assert local.status_code == 200 and local.json()["title"] == "before"
-    lin = requests.get(f"{c.urls[0]}/api/v1/tasks/{task['id']}", timeout=30)
+    lin = requests.get(f"{url}/api/v1/tasks/{task['id']}", timeout=30)
     assert lin.status_code == 503 and lin.json()["error"]["code"] == "no_quorum"
-    assert requests.get(f"{c.urls[0]}/readyz", timeout=10).status_code == 503
-    c.start_node(1)
-    c.start_node(2)
+    ready = requests.get(f"{url}/readyz", timeout=10)
+    assert ready.status_code == 503 and "no known leader" in ready.json()["reasons"]
+    assert c.cluster_view(survivor)["leader"] is None
+    for i in range(3):
+        if i != survivor:
+            c.start_node(i)
     c.wait_ready(60)
-    assert post_task(c.urls[0], "after").status_code == 201
+    assert post_task(url, "after").status_code == 201
     wait_converged(c, [0, 1, 2])
 
 
