@@ -16,7 +16,7 @@ import sys
 import click
 
 from .nemesis import schedule
-from .runner import PROFILES, Runner, SuiteUnavailable
+from .runner import PROFILES, Runner, SuiteUnavailable, Terminated
 
 
 @click.group(help="Jepsen-style fault injection against a 3-node cluster on separate network namespaces.")
@@ -40,9 +40,9 @@ def run(profile, duration, seed, report_path, history_path, work_dir) -> None:
     except SuiteUnavailable as exc:
         click.echo(f"cannot run the fault suite here: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         click.echo(f"interrupted; everything was cleaned up. replay with --seed {runner.seed}", err=True)
-        sys.exit(130)
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     sys.exit(0 if report["ok"] else 1)
 
 

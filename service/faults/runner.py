@@ -50,10 +50,12 @@ class Profile:
     settle: float = 5.0  # seconds of workload after the final heal
     must_cover: bool = False  # keep injecting until every kind ran once
     cover_grace: float = 90.0  # at most this long past `duration` to finish covering
+    start_by: float | None = None  # no new fault after this many seconds of the whole run (a wall-time cap)
 
 
 PROFILES = {
-    "ci": Profile("ci", duration=160.0, must_cover=True, cover_grace=60.0),
+    # <= 5 minutes in all: ~10 s setup, <= ~3.5 min of faults, ~15 s of settle, quiesce and checks.
+    "ci": Profile("ci", duration=160.0, must_cover=True, cover_grace=60.0, start_by=225.0),
     "long": Profile("long", duration=1800.0),
 }
 
@@ -62,12 +64,12 @@ class SuiteUnavailable(RuntimeError):
     """This machine cannot run the suite (no network namespaces, no root, ...)."""
 
 
-class _Terminated(BaseException):
-    pass
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: everything is cleaned up on the way out."""
 
 
 def _on_sigterm(signum, frame):
-    raise _Terminated(f"signal {signum}")
+    raise Terminated(f"signal {signum}")
 
 
 class Runner:
@@ -155,6 +157,9 @@ class Runner:
                         break
                     if plan.kind in covered:
                         continue  # past the duration: only kinds not yet covered
+                if p.start_by is not None and time.monotonic() - self.t0 > p.start_by:
+                    self.log(f"wall-time cap: no new fault after {p.start_by:.0f}s")
+                    break
                 self._check_processes(nemesis, "before fault")
                 rec = nemesis.run(plan)
                 covered.add(plan.kind)
@@ -169,15 +174,17 @@ class Runner:
                     f"all ready {'+%.1fs' % (rec.ready - rec.heal) if rec.ready else 'NO'}; ops {len(history.events()) // 2}"
                 )
                 time.sleep(plan.gap)
-        finally:
-            self.timings["faults"] = time.monotonic() - t_faults
-            self.log("final heal")
-            healed = nemesis.heal_all()
-            final_heal = time.monotonic()
-            if healed:
-                self.log("  " + "; ".join(healed))
-            time.sleep(p.settle)
-            workload.stop(45)
+        except BaseException:  # interrupted or a harness error: stop fast, the caller cleans up
+            workload.stop(2)
+            raise
+        self.timings["faults"] = time.monotonic() - t_faults
+        self.log("final heal")
+        healed = nemesis.heal_all()
+        final_heal = time.monotonic()
+        if healed:
+            self.log("  " + "; ".join(healed))
+        time.sleep(p.settle)
+        workload.stop(45)
         if workload.alive():
             self.anomalies.append({"kind": "client_stuck", "clients": workload.alive()})
         for err in workload.errors:
