@@ -33,8 +33,10 @@ def main() -> None:
               help="History file (JSONL; default: next to the report).")
 @click.option("--work-dir", type=click.Path(file_okay=False), default=None,
               help="Where the temporary cluster data dir goes (default: the system temp dir).")
-def run(profile, duration, seed, report_path, history_path, work_dir) -> None:
-    runner = Runner(profile, duration=duration, seed=seed, report=report_path, history=history_path, work_dir=work_dir)
+@click.option("--keep-logs", is_flag=True, help="Copy the node and MariaDB logs next to the report even on success.")
+def run(profile, duration, seed, report_path, history_path, work_dir, keep_logs) -> None:
+    runner = Runner(profile, duration=duration, seed=seed, report=report_path, history=history_path, work_dir=work_dir,
+                    keep_logs=keep_logs)
     try:
         report = runner.run()
     except SuiteUnavailable as exc:

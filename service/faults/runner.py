@@ -75,7 +75,7 @@ def _on_sigterm(signum, frame):
 class Runner:
     def __init__(self, profile: str = "ci", *, duration: float | None = None, seed: int | None = None,
                  report: str | os.PathLike | None = None, history: str | os.PathLike | None = None,
-                 work_dir: str | os.PathLike | None = None, log=None):
+                 work_dir: str | os.PathLike | None = None, keep_logs: bool = False, log=None):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         base = PROFILES[profile]
@@ -85,6 +85,7 @@ class Runner:
         self.report_path = Path(report) if report else Path(f"taskraft-faults-{profile}-{self.seed}-{stamp}.json")
         self.history_path = Path(history) if history else self.report_path.with_suffix(".history.jsonl")
         self.work_dir = work_dir
+        self.keep_logs = keep_logs
         self._log = log or (lambda msg: print(msg, flush=True))
         self.t0 = time.monotonic()
         self.anomalies: list[dict] = []
@@ -113,7 +114,7 @@ class Runner:
                 report = self._run_in_client(cluster)
             return report
         finally:
-            if cluster is not None and (report is None or not report["ok"]):
+            if cluster is not None and (report is None or not report["ok"] or self.keep_logs):
                 self._save_logs(cluster)
             if cluster is not None:
                 for node in cluster.nodes:
@@ -168,11 +169,21 @@ class Runner:
                 rec.recovered = self._probe_write(cluster, history)
                 rec.recovery = None if rec.recovered is None else round(rec.recovered - rec.heal, 3)
                 rec.ready = self._wait_healthy(cluster, nemesis, rec.seq)
+                if rec.ready is not None and rec.ready - rec.heal > LIVENESS_BOUND:
+                    self.anomalies.append({
+                        "kind": "slow_catch_up", "fault": rec.seq, "fault_kind": rec.kind, "targets": rec.targets,
+                        "seconds": round(rec.ready - rec.heal, 1),
+                        "explanation": f"{rec.ready - rec.heal:.0f}s from the heal until every node was ready and "
+                                       f"had applied the leader's commit index (see the fault's slow_recovery)"})
                 self.log(
                     f"fault #{rec.seq} {rec.kind} {','.join(rec.targets)} held {rec.end - rec.start:.1f}s; "
                     f"write ok {rec.recovery if rec.recovery is not None else 'NEVER'}s after heal; "
                     f"all ready {'+%.1fs' % (rec.ready - rec.heal) if rec.ready else 'NO'}; ops {len(history.events()) // 2}"
                 )
+                for snap in rec.details.get("slow_recovery", [])[:3]:
+                    self.log(f"  slow recovery, +{snap['after']}s: " + "; ".join(
+                        f"{n}: {v['role']} t{v['term']} commit {v['commit_index']} applied {v['last_applied']} {v['ready_reasons']}"
+                        for n, v in snap["nodes"].items()))
                 time.sleep(plan.gap)
         except BaseException:  # interrupted or a harness error: stop fast, the caller cleans up
             workload.stop(2)
@@ -259,11 +270,20 @@ class Runner:
     def _wait_healthy(self, cluster: NetnsCluster, nemesis: Nemesis, seq: int, bound: float = 120.0) -> float | None:
         """Every node ready and caught up with the leader's commit index (so faults do not pile up
         into a data loss that no system could avoid, such as two wipes before a catch-up)."""
-        deadline = time.monotonic() + bound
+        start = time.monotonic()
+        deadline = start + bound
+        rec = nemesis.records[-1] if nemesis.records else None
+        next_snapshot = start + 10.0
         try:
-            cluster.wait_ready(bound, nodes=list(range(len(cluster.nodes))))
             target = None
             while time.monotonic() < deadline:
+                if time.monotonic() >= next_snapshot and rec is not None:  # slow: record why
+                    rec.details.setdefault("slow_recovery", []).append(self._snapshot(cluster, start))
+                    next_snapshot += 10.0
+                if not all(cluster.is_ready(i) for i in range(len(cluster.nodes))):
+                    self._check_exited(cluster)
+                    time.sleep(0.1)
+                    continue
                 views = [cluster.cluster_view(i) for i in range(len(cluster.nodes))]
                 if all(views):
                     if target is None:
@@ -271,12 +291,33 @@ class Runner:
                     if all(v["last_applied"] >= target for v in views):
                         return time.monotonic()
                 time.sleep(0.1)
-            raise TimeoutError(f"nodes not caught up with commit index {target} within {bound}s")
+            raise TimeoutError(f"nodes not ready and caught up (commit index {target}) within {bound}s")
         except (TimeoutError, RuntimeError) as exc:
             self.anomalies.append({"kind": "not_recovered", "fault": seq, "time": time.monotonic(), "error": str(exc)})
             self.log(f"  NOT RECOVERED after fault #{seq}: {exc}")
             self._check_processes(nemesis, f"after fault #{seq}")
             return None
+
+    @staticmethod
+    def _check_exited(cluster: NetnsCluster) -> None:
+        for i, node in enumerate(cluster.nodes):
+            if node.process is not None and node.process.poll() is not None:
+                raise RuntimeError(f"{node.node_id} exited with {node.process.returncode}; see {node.log_path}")
+
+    @staticmethod
+    def _snapshot(cluster: NetnsCluster, since: float) -> dict:
+        """What each node says about itself: readiness reasons and its Raft view."""
+        nodes = {}
+        for i, node in enumerate(cluster.nodes):
+            try:
+                r = requests.get(node.url + "/readyz", timeout=1)
+                reasons = r.json().get("reasons")
+            except (requests.RequestException, ValueError) as exc:
+                reasons = type(exc).__name__
+            view = cluster.cluster_view(i) or {}
+            nodes[node.node_id] = {"ready_reasons": reasons, **{k: view.get(k) for k in (
+                "role", "leader_id", "term", "commit_index", "last_applied", "has_quorum")}}
+        return {"after": round(time.monotonic() - since, 1), "nodes": nodes}
 
     def _quiesce(self, cluster: NetnsCluster, nemesis: Nemesis, bound: float = 120.0) -> dict:
         """Wait until every node is ready and all report the same applied and commit index twice running."""

@@ -1,7 +1,8 @@
 """The fault suite's clients: concurrent threads doing creates, reads, updates, deletes and lists.
 
 Each client is a thread inside the client host's network namespace with its own HTTP session. Clients
-start on different nodes (client i on node i mod n) and move to the next node after an error. They
+start on different nodes (client i on node i mod n), move to the next node after an error, and jump
+to a random node before half of their operations, so every node gets traffic all the time. They
 share a small "hot set" of tasks so their operations conflict: most reads, updates and deletes hit
 one of `hot` live tasks; once a task is deleted a create refills the set.
 
@@ -167,6 +168,8 @@ class _Client:
 
     def one(self) -> None:
         w, rng = self.w, self.rng
+        if rng.random() < 0.5:  # spread over every node, including one that just came back
+            self.node = rng.randrange(len(w.urls))
         if len(w.hot) < w.hot.size and rng.random() < 0.7:
             return self.create()
         kinds, weights = zip(*WEIGHTS.items())
