@@ -31,6 +31,7 @@ class RaftTimings:
     dns_fail_cache_time: float = 2.0
     log_compaction_min_entries: int = 5000
     log_compaction_min_time: float = 300.0
+    eager_append: bool = True  # send new entries / commit index at once, not at the next heartbeat
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,8 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
     for fld in RaftTimings.__dataclass_fields__:
         raw = _env(fld.upper())
         if raw is not None:
-            timing_overrides[fld] = type(getattr(timings, fld))(raw)
+            kind = type(getattr(timings, fld))
+            timing_overrides[fld] = _truthy(raw) if kind is bool else kind(raw)
     if "dns_cache_time" in o:
         timing_overrides["dns_cache_time"] = float(o["dns_cache_time"])
     timings = replace(timings, **timing_overrides)

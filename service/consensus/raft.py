@@ -18,6 +18,7 @@ from typing import Callable
 import pysyncobj.syncobj as _syncobj_module
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj.journal import MemoryJournal
+from pysyncobj.pipe_notifier import PipeNotifier
 
 from .. import metrics
 from ..config import NodeConfig
@@ -76,6 +77,8 @@ class RaftNode(SyncObj):
         self._last_leader = None
         self._actions: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._peers = list(cfg.other_peers)
+        self._wake: PipeNotifier | None = None  # created on the tick thread (the poller is not thread-safe)
+        self._sent_upto = (0, 0)  # (last log index, commit index) the followers were last sent
         hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
@@ -97,6 +100,16 @@ class RaftNode(SyncObj):
     def propose(self, command: dict, callback: Callback) -> None:
         """Queue `command` for the leader; `callback(index, error)` runs on the tick thread."""
         self.apply_entry(command, callback=callback)
+        self.wake()
+
+    def wake(self) -> None:
+        """Make the tick thread run now instead of at the end of its poll timeout."""
+        wake = self._wake
+        if wake is not None:
+            try:
+                wake.notify()
+            except BlockingIOError:
+                pass  # the pipe is full: a wake-up is already pending
 
     @property
     def status(self) -> RaftStatus:
@@ -121,7 +134,35 @@ class RaftNode(SyncObj):
 
     # -- tick thread -------------------------------------------------------------------------------
 
+    def _SyncObj__onMessageReceived(self, node, message):
+        """PySyncObj's handler, with nextIndex kept monotonic on successful acknowledgements.
+
+        In batch mode the leader advances nextIndex when it SENDS entries. An acknowledgement of an
+        older message would move it back, and the next append would resend entries the follower has;
+        PySyncObj's follower then truncates everything after prevLogIdx without checking terms (the
+        "truncating already-applied log entries" warning), which with size-limited batches can drop
+        entries it already acknowledged. Never moving nextIndex back on success removes the overlap;
+        the failure path (reset) is untouched.
+        """
+        if message.get("type") == "next_node_idx" and message.get("success") and not message.get("reset"):
+            next_index = self._SyncObj__raftNextIndex
+            before = next_index.get(node)
+            SyncObj._SyncObj__onMessageReceived(self, node, message)
+            if before is not None and next_index.get(node, before) < before:
+                next_index[node] = before
+            return
+        SyncObj._SyncObj__onMessageReceived(self, node, message)
+
     def _on_tick(self) -> None:
+        if self._wake is None:
+            self._wake = PipeNotifier(self._poller)
+        if self._cfg.timings.eager_append and self._isLeader():
+            # Send new entries and a new commit index at once rather than at the next heartbeat:
+            # that is the difference between a 2 ms and a 20-40 ms commit.
+            upto = (self._SyncObj__raftLog[-1][1], self.raftCommitIndex)
+            if upto != self._sent_upto:
+                self._sent_upto = upto
+                self._SyncObj__sendAppendEntries()
         while True:
             try:
                 action = self._actions.get_nowait()
