@@ -32,6 +32,7 @@ class RaftTimings:
     log_compaction_min_entries: int = 5000
     log_compaction_min_time: float = 300.0
     eager_append: bool = True  # send new entries / commit index at once, not at the next heartbeat
+    max_entries_in_flight: int = 2  # group commit: ops wait (and share an entry) beyond this many
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import time
 
 from . import commands as c
 from .config import NodeConfig
-from .consensus.proposals import Proposer, ReadBarrier, Unavailable
+from .consensus.proposals import EntryBatcher, Proposer, ReadBarrier, Unavailable
 from .consensus.raft import RaftNode, RaftRunner
 from .state import queries
 from .state.applier import Applier
@@ -53,7 +53,9 @@ class TaskraftNode:
         self._runner = RaftRunner(cfg, self.applier)
         self.raft = self._runner.start()
         self.pool = read_pool(cfg.mysql, cfg.http_threads)
-        self.proposer = Proposer(self.raft, self.applier)
+        self.proposer = Proposer(
+            self.raft, self.applier, EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight)
+        )
         self.barrier = ReadBarrier(self.raft, self.applier)
         self.started = True
         threading.Thread(target=self._register, name="taskraft-register", daemon=True).start()

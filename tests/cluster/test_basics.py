@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from ..helpers import post_task, wait_converged, wait_until
+from ..helpers import node_db, post_task, wait_converged, wait_until
 
 
 def test_exactly_one_leader_is_elected(cluster):
@@ -108,6 +108,14 @@ def test_a_burst_of_writes_causes_no_election(cluster):
     assert codes.count(201) == 600
     after = [cluster.cluster_view(i) for i in range(3)]
     assert [v["term"] for v in after] == [v["term"] for v in before]
+    # group commit: concurrent writes shared log entries, yet each kept its own raft_log row
+    conn = node_db(cluster, 0)
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), COUNT(DISTINCT log_index), MAX(op_seq) FROM raft_log"
+                    " WHERE payload LIKE '%%burst %%' AND op = 'create'")
+        rows, entries, max_seq = cur.fetchone()
+    conn.close()
+    assert rows == 600 and max_seq > 0 and entries < rows
     assert [v["leader_changes"] for v in after] == [v["leader_changes"] for v in before]
     assert len({v["leader"] for v in after}) == 1
 
