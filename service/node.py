@@ -94,9 +94,11 @@ class TaskraftNode:
                     cur.execute("SELECT 1")
             except TRANSIENT_ERRORS as exc:
                 reasons.append(f"database: {exc}")
-        lag = status.commit_index - self.applier.applied_index
+        # Against the LEADER's commit index: a follower whose log does not match the leader's yet
+        # has its own commit index stuck, and would otherwise look caught up while far behind.
+        lag = max(status.commit_index, status.leader_commit_index) - self.applier.applied_index
         if lag > MAX_READY_LAG:
-            reasons.append(f"applying: {lag} entries behind the commit index")
+            reasons.append(f"catching up: {lag} entries behind the leader's commit index")
         return not reasons, reasons
 
     def cluster_view(self) -> dict:

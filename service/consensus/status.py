@@ -19,6 +19,7 @@ class RaftStatus:
     peers: dict = field(default_factory=dict)  # peer address -> {"connected": bool, "match_index": int|None}
     leader_changes: int = 0
     log_len: int = 0
+    leader_commit_index: int = 0  # the commit index the leader last announced (0 if unknown)
 
     @property
     def is_leader(self) -> bool:
@@ -53,4 +54,5 @@ def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader
         },
         leader_changes=leader_changes,
         log_len=int(raw.get("log_len") or 0),
+        leader_commit_index=int(raw.get("leader_commit_idx") or 0),
     )

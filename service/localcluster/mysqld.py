@@ -78,13 +78,21 @@ class MySQLServer:
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 "--innodb-log-file-size=32M",
+                f"--tmpdir={self._tmpdir()}",
                 *_user_args(),
             ]
         else:
             cmd = [self.binary, "--no-defaults", "--initialize-insecure", f"--datadir={self.datadir}", *_user_args()]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        env = {**os.environ, "TMPDIR": str(self._tmpdir())}
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
         if result.returncode != 0:
             raise RuntimeError(f"initializing {self.datadir} failed:\n{result.stdout}\n{result.stderr}")
+
+    def _tmpdir(self) -> Path:
+        """A private temporary directory: nothing else on the machine can clean it under the server."""
+        path = self.base_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def start(self, wait: float = 60.0) -> "MySQLServer":
         self.initialize()
@@ -99,6 +107,7 @@ class MySQLServer:
                     "--bind-address=127.0.0.1",
                     f"--socket={self.socket}",
                     f"--pid-file={self.base_dir / 'mysqld.pid'}",
+                    f"--tmpdir={self._tmpdir()}",
                     *SERVER_OPTIONS,
                     *_user_args(),
                 ],
