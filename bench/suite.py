@@ -510,7 +510,16 @@ def machine() -> dict:
     mem = next((ln.split()[1] for ln in read("/proc/meminfo").splitlines() if ln.startswith("MemTotal")), "0")
     disk = subprocess.run(["df", "-h", "--output=source,fstype,size", tempfile.gettempdir()], capture_output=True,
                           text=True).stdout.strip().splitlines()[-1:]
-    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / 2**20, 1),
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    code = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--", "service"):
+        code += " + uncommitted changes in service/"
+    return {"code": code or "?", "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / 2**20, 1),
             "disk": disk[0] if disk else "?", "kernel": platform.release(), "python": platform.python_version(),
             "os": (read("/etc/debian_version").strip() and f"Debian {read('/etc/debian_version').strip()}")
             or platform.platform(), "loadavg_start": os.getloadavg()}
@@ -552,6 +561,7 @@ def table(result: dict) -> str:
     out.append(f"machine: {m['nproc']} cores, {m['cpu']}, {m['mem_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
                f"disk {m['disk']}; load average at start {tuple(round(x, 1) for x in m['loadavg_start'])}, at end "
                f"{tuple(round(x, 1) for x in m['loadavg_end'])}")
+    out.append(f"code measured: {m.get('code', '?')} (taskraft nodes import it when they start)")
     out.append(f"mode: {result['mode']}, parameters: {json.dumps(result['params'])}, wall {result['wall_s']} s")
     for name, s in result["systems"].items():
         out.append(f"{name}: {json.dumps(s)}")
