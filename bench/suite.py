@@ -171,6 +171,7 @@ class Bench:
         self.only = [s for s in (args.only or ",".join(SYSTEMS)).split(",") if s]
         self.scenarios = [s for s in (args.scenarios or ",".join(ALL_SCENARIOS)).split(",") if s]
         self.rows: list[dict] = []
+        self.profiles: list[dict] = []
         self.settings: dict = {}
         self.extra_env = dict(kv.split("=", 1) for kv in args.env)
         self.progress = Progress(self.plan_steps(), not args.no_progress)
@@ -195,12 +196,18 @@ class Bench:
         leader = system.leader()
         urls = [system.urls()[leader]]
         for clients in WRITE_CLIENTS:
+            spy = None
+            if self.args.profile and system.name == "taskraft" and clients == 64:
+                spy = start_profile(system, leader, self.p["seconds"] + self.p["warmup"], self.args.profile)
             rep, cpu = run_loadgen(system, urls, op="write", clients=clients, duration=self.p["seconds"],
                                    warmup=self.p["warmup"])
+            if spy is not None:
+                self.profiles.append(finish_profile(*spy))
             self.written += rep["ops_total"]
             self.rows.append(row("writes", system.name, clients=clients, value=rep["ops_per_s"], unit="ops/s",
                                  p50=rep["p50_ms"], p99=rep["p99_ms"], errors=rep["errors"], cpu=cpu,
-                                 settings=f"closed loop, {self.p['seconds']:g} s, to the leader",
+                                 settings=f"closed loop, {self.p['seconds']:g} s, "
+                                          + ("to the API (writing to g0)" if system.name == "galera" else "to the leader"),
                                  seconds=rep["seconds"]))
             self.progress.step(f"{system.name}: writes, {clients} clients")
 
@@ -399,7 +406,59 @@ class Bench:
             "systems": self.settings,
             "rows": self.rows,
             "targets": targets(self.rows),
+            "profiles": self.profiles,
         }
+
+
+# -- profiles ----------------------------------------------------------------------------------------------
+
+
+def start_profile(system, node: int, seconds: float, out_dir: str):
+    """py-spy on a taskraft node's processes while a write run goes on; None when py-spy is missing."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not os.path.exists(spy):
+        print("(py-spy not installed: no profile; pip install py-spy)", file=sys.stderr)
+        return None
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir) / f"taskraft-node{node}-writes64.collapsed"
+    proc = subprocess.Popen([spy, "record", "--pid", str(system.cluster.nodes[node].pid), "--subprocesses",
+                             "--duration", str(int(seconds)), "--rate", "100", "--nonblocking", "--format", "raw",
+                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, out
+
+
+def finish_profile(proc, out: Path, top: int = 25) -> dict:
+    """Summarise py-spy's collapsed stacks: the functions with the most samples, on the stack and on top."""
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    try:
+        lines = out.read_text().splitlines()
+    except OSError:
+        return {"file": str(out), "error": "no output"}
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f
+                  for f in stack.split(";")[1:]]  # drop the process/thread frame
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + n
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+    summary = {"file": str(out), "samples": total,
+               "top_inclusive": [(f, round(100 * n / total, 1)) for f, n in
+                                 sorted(inclusive.items(), key=lambda x: -x[1])[:top]] if total else [],
+               "top_self": [(f, round(100 * n / total, 1)) for f, n in
+                            sorted(own.items(), key=lambda x: -x[1])[:top]] if total else []}
+    out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 # -- ratios and targets ---------------------------------------------------------------------------------------
@@ -556,6 +615,13 @@ def table(result: dict) -> str:
     for t in result["targets"]:
         mark = {True: "met", False: "NOT met", None: "n/a"}[t["met"]]
         out.append(f"  [{mark}] {t['target']}: {t['measured']}")
+    for prof in result.get("profiles", []):
+        out.append("")
+        out.append(f"profile of the taskraft leader, 64-client writes ({prof.get('samples')} samples, {prof['file']}):")
+        out.append("  on the stack (% of samples):")
+        out += [f"    {pct:5.1f}  {f}" for f, pct in prof.get("top_inclusive", [])[:15]]
+        out.append("  on top of the stack (% of samples):")
+        out += [f"    {pct:5.1f}  {f}" for f, pct in prof.get("top_self", [])[:10]]
     out.append("")
     m = result["machine"]
     out.append(f"machine: {m['nproc']} cores, {m['cpu']}, {m['mem_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
@@ -581,6 +647,8 @@ def parse_args(argv=None):
     p.add_argument("--env", action="append", default=[], metavar="TASKRAFT_X=V",
                    help="extra environment for taskraft nodes (repeatable), e.g. TASKRAFT_APPEND_ENTRIES_PERIOD=0.01")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--profile", metavar="DIR", help="py-spy the taskraft leader during the 64-client writes; "
+                   "collapsed stacks and a summary go to DIR")
     return p.parse_args(argv)
 
 
