@@ -447,7 +447,7 @@ def finish_profile(proc, out: Path, top: int = 25) -> dict:
         n = int(count)
         total += n
         frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f
-                  for f in stack.split(";")[1:]]  # drop the process/thread frame
+                  for f in stack.split(";") if not f.startswith("process ")]  # drop the process frames
         for f in set(frames):
             inclusive[f] = inclusive.get(f, 0) + n
         if frames:
