@@ -597,7 +597,8 @@ def table(result: dict) -> str:
         vs = "-" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.2f}")
         c = r["cpu_s"]
         cpu = "/".join(fmt(c.get(k), ".1f") for k in ("nodes", "databases", "loadgen")) if c else "-"
-        lines.append([r["figure"], r["system"], fmt(r["clients"], "d"), vs, r["unit"], fmt(r["p50_ms"], ".1f"),
+        unit = r["unit"] if v is not None or not r["figure"].startswith("(") else r["note"][:60]
+        lines.append([r["figure"], r["system"], fmt(r["clients"], "d"), vs, unit, fmt(r["p50_ms"], ".1f"),
                       fmt(r["p99_ms"], ".1f"), fmt(r["errors"], "d"), r["ratio"] or "", cpu])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
     out = ["  ".join(str(x).ljust(w) for x, w in zip(head, widths))]
