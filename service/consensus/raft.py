@@ -19,6 +19,8 @@ import pysyncobj.syncobj as _syncobj_module
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj.journal import MemoryJournal
 from pysyncobj.pipe_notifier import PipeNotifier
+from pysyncobj.monotonic import monotonic as raft_clock
+from pysyncobj.tcp_connection import CONNECTION_STATE
 
 from .. import metrics
 from ..config import NodeConfig
@@ -81,6 +83,7 @@ class RaftNode(SyncObj):
         self._sent_upto = (0, 0)  # (last log index, commit index) the followers were last sent
         self._last_hint: tuple | None = None  # the last conflict hint sent, and when
         self._last_hint_at = 0.0
+        self._last_connect_check = 0.0
         hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
@@ -202,7 +205,27 @@ class RaftNode(SyncObj):
         hint = max(index, self.raftCommitIndex + 1, first + 1)
         return hint if hint < prev_index else None
 
+    def _expire_stuck_connects(self) -> None:
+        """Drop outgoing connects that have been pending longer than the connection timeout.
+
+        PySyncObj checks its connection timeout only when the socket has an event. A connect to an
+        address where nothing answers any more (a pod that came back under a new IP) has none until
+        the kernel gives up on the SYN, about two minutes later; meanwhile the peer is unreachable
+        even though its name already resolves to the new address. Dropping the attempt lets
+        PySyncObj retry, resolving the name again.
+        """
+        now = raft_clock()  # the clock PySyncObj stamps its connections with
+        if now - self._last_connect_check < 0.5:
+            return
+        self._last_connect_check = now
+        timeout = self._cfg.timings.connection_timeout
+        for conn in list(getattr(self._SyncObj__transport, "_connections", {}).values()):
+            started = getattr(conn, "_TcpConnection__lastReadTime", now)
+            if conn.state == CONNECTION_STATE.CONNECTING and now - started > timeout:
+                conn.disconnect()
+
     def _on_tick(self) -> None:
+        self._expire_stuck_connects()
         if self._wake is None:
             self._wake = PipeNotifier(self._poller)
         if self._cfg.timings.eager_append and self._isLeader():

@@ -59,4 +59,6 @@ def test_an_unreachable_kubernetes_api_never_affects_serving(labelled):
     assert post_task(cluster.urls[new_leader], "still serving").status_code == 201
     assert requests.get(f"{cluster.urls[new_leader]}/readyz", timeout=5).status_code == 200
     assert cluster.cluster_view(new_leader)["term"] > term
-    assert "could not set pod label" in cluster.nodes[new_leader].log_path.read_text()
+    wait_until(lambda: "could not set pod label" in cluster.nodes[new_leader].log_path.read_text(), 20,
+               message="the new leader tried, and failed, to label its pod")
+    assert requests.get(f"{cluster.urls[new_leader]}/readyz", timeout=5).status_code == 200
