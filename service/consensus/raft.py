@@ -163,7 +163,7 @@ class RaftNode(SyncObj):
                     )
             return
         if message.get("type") == "next_node_idx":
-            next_index, match_index = self._SyncObj__raftNextIndex, self._SyncObj__raftMatchIndex
+            next_index = self._SyncObj__raftNextIndex
             before = next_index.get(node)
             SyncObj._SyncObj__onMessageReceived(self, node, message)
             after = next_index.get(node)
@@ -177,10 +177,8 @@ class RaftNode(SyncObj):
                 return
             if message.get("success") and not message.get("reset"):
                 next_index[node] = before  # an older acknowledgement: do not resend what is in flight
-            elif after <= match_index.get(node, 0):
-                # a stale rejection (answering a message sent before a newer success): the follower is
-                # known to hold everything up to matchIndex, so never resend below it
-                next_index[node] = min(before, match_index[node] + 1)
+            # A rejection may move nextIndex back, even below matchIndex: a wiped or restarted
+            # follower can hold less than it once acknowledged, and must be sent what it lacks.
             return
         SyncObj._SyncObj__onMessageReceived(self, node, message)
 
