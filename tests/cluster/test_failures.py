@@ -142,3 +142,17 @@ def test_node_whose_database_dies_goes_unready_and_catches_up(fresh_cluster):
     wait_converged(c, [0, 1, 2])
     r = requests.get(f"{c.urls[victim]}/api/v1/tasks", params={"consistency": "local", "limit": 500}, timeout=10)
     assert set(titles) <= {t["title"] for t in r.json()["items"]}
+
+
+def test_wiped_follower_without_snapshot_catches_up_from_the_log(fresh_cluster):
+    """The leader remembers the wiped follower's old matchIndex; its rejections must still move
+    nextIndex back to where the empty log can be filled (a wiped node once stayed at index 1)."""
+    c = fresh_cluster
+    for i in range(60):
+        assert post_task(c.urls[i % 3], f"before wipe {i}").status_code == 201
+    leader = c.wait_leader()
+    victim = (leader + 1) % 3
+    c.wipe_node(victim)
+    c.wait_ready(60, nodes=[victim])
+    wait_converged(c, [0, 1, 2], timeout=60)
+    assert len(task_ids(c, victim)) == 60
