@@ -15,6 +15,11 @@ have_server() { command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/n
 have_server || apt_packages+=(mariadb-server)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+if [ "$want_tests" = 1 ]; then
+  # The fault suite and the separate-host tests build network namespaces with iproute2 and iptables.
+  command -v ip >/dev/null 2>&1 || apt_packages+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || apt_packages+=(iptables)
+fi
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "installing system packages: ${apt_packages[*]}"
   $SUDO apt-get update -qq
