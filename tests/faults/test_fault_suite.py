@@ -16,7 +16,8 @@ import pytest
 
 from taskraft.faults.nemesis import KINDS
 from taskraft.faults.runner import run
-from taskraft.localcluster import netns
+
+from ..helpers import require_netns
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 OP_TYPES = ("create", "read", "update", "delete", "list")
@@ -25,9 +26,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
 
 def test_ci_profile_finds_no_violation():
-    ok, why = netns.available()
-    if not ok:
-        pytest.skip(f"the fault suite needs network namespaces: {why}")
+    require_netns("the fault suite")
     seed = int(os.environ.get("TASKRAFT_FAULTS_SEED") or random.SystemRandom().randrange(1, 10**6))
     ARTIFACTS.mkdir(exist_ok=True)
     report = run("ci", seed=seed, report=ARTIFACTS / "fault-suite-ci.json")

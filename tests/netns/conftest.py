@@ -10,13 +10,12 @@ from taskraft.localcluster import netns
 from taskraft.localcluster.netns_cluster import NetnsCluster
 
 from ..conftest import dump_logs
+from ..helpers import require_netns
 
 
 @pytest.fixture
 def netns_cluster(tmp_path, request):
-    ok, why = netns.available()
-    if not ok:
-        pytest.skip(f"network namespaces unavailable: {why}")
+    require_netns("this separate-host test")
     lab = netns.NetnsLab(f"trt{os.getpid() % 10000}").create()
     cluster = NetnsCluster(tmp_path, lab, extra_env=getattr(request, "param", None))
     try:
