@@ -13,10 +13,10 @@ recorded like successes. Only database errors propagate; the caller rolls back a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import commands as c
-from .rows import TASK_COLUMNS, ms_to_sql, task_from_row
+from .rows import TASK_COLUMNS, ms_to_rfc3339, ms_to_sql, rfc3339_to_ms, task_from_row
 
 
 MAX_TASK_ID = 2**63 - 1
@@ -74,22 +74,68 @@ def read_meta(cur, *, lock: bool) -> Meta:
     return Meta(int(row[0]), int(row[1]), int(row[2]))
 
 
+_INSERT_LOG = (
+    "INSERT INTO raft_log (log_index, op_seq, term, op, task_id, origin_node, request_id, fingerprint,"
+    " payload, outcome, result, applied_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_LOOKUP_CHUNK = 500
+
+
+@dataclass
+class _Batch:
+    """What one `apply_entries` call carries between operations.
+
+    `recorded` maps every request id already in `raft_log`, or applied earlier in this batch, to its
+    fingerprint and result; `log_rows` are the `raft_log` rows written in one statement at the end;
+    `new_tasks` are created tasks not yet inserted, written in one statement before anything that
+    could change a task, and at the end; `tasks` holds every task the batch names as it stands after
+    the operations applied so far (None: absent), read in one statement up front.
+    """
+
+    recorded: dict[str, tuple[str, OpResult]]
+    tasks: dict[int, dict | None] = field(default_factory=dict)
+    log_rows: list[tuple] = field(default_factory=list)
+    new_tasks: list[tuple] = field(default_factory=list)
+
+    def flush_tasks(self, cur) -> None:
+        if self.new_tasks:
+            cur.executemany(
+                "INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at, updated_at,"
+                " version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                self.new_tasks,
+            )
+            self.new_tasks.clear()
+
+
 def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResult]]:
     """Apply entries in order within the caller's open transaction; entries at or below the applied index are skipped.
 
     Returns the new meta (not yet committed) and the result of every operation by request id.
+    A batch costs a fixed few statements (meta, idempotency lookup, task lookup, node registrations,
+    new tasks, raft_log rows, meta update) plus one per update or delete. Its shape changes nothing: applying
+    the same entries one at a time or all together gives identical tables.
     """
     results: dict[str, OpResult] = {}
     with conn.cursor() as cur:
         meta = read_meta(cur, lock=True)
         start_index = meta.applied_index
+        pending, last = [], meta.applied_index
         for entry in entries:
-            if entry.index <= meta.applied_index:
-                continue
-            for seq, op in enumerate(entry.command.get("ops", ())):
-                results[op["rid"]] = _apply_op(cur, meta, entry, seq, op)
-            meta.applied_index = entry.index
-            meta.applied_term = entry.term
+            if entry.index > last:
+                pending.append(entry)
+                last = entry.index
+        ops = [(entry, seq, op) for entry in pending for seq, op in enumerate(entry.command.get("ops", ()))]
+        batch = _Batch(_recorded(cur, [op["rid"] for _, _, op in ops]))
+        _register_origins(cur, ops, batch.recorded)
+        _prefetch_tasks(cur, ops, batch)
+        for entry, seq, op in ops:
+            results[op["rid"]] = _apply_op(cur, meta, entry, seq, op, batch)
+        batch.flush_tasks(cur)
+        if pending:
+            meta.applied_index = pending[-1].index
+            meta.applied_term = pending[-1].term
+        if batch.log_rows:
+            cur.executemany(_INSERT_LOG, batch.log_rows)
         if meta.applied_index != start_index:
             cur.execute(
                 "UPDATE raft_meta SET applied_index = %s, applied_term = %s, next_task_id = %s WHERE id = 1",
@@ -98,28 +144,76 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
     return meta, results
 
 
-def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict) -> OpResult:
-    rid = op["rid"]
-    cur.execute("SELECT log_index, fingerprint, result FROM raft_log WHERE request_id = %s", (rid,))
-    previous = cur.fetchone()
-    if previous is not None:
-        if previous[1] != op["fp"]:
-            return OpResult(c.KEY_REUSED, message="this idempotency key was used for a different request")
-        return OpResult.from_json(json.loads(previous[2]), int(previous[0]))
+def _recorded(cur, request_ids: list[str]) -> dict[str, tuple[str, OpResult]]:
+    """The raft_log's fingerprint and result of every request id given that it holds."""
+    found: dict[str, tuple[str, OpResult]] = {}
+    unique = list(dict.fromkeys(request_ids))
+    for i in range(0, len(unique), _LOOKUP_CHUNK):
+        chunk = unique[i : i + _LOOKUP_CHUNK]
+        cur.execute(
+            "SELECT request_id, log_index, fingerprint, result FROM raft_log"
+            f" WHERE request_id IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
+        )
+        for rid, log_index, fp, result in cur.fetchall():
+            found[rid] = (fp, OpResult.from_json(json.loads(result), int(log_index)))
+    return found
 
-    ts = ms_to_sql(int(op["ts"]))
-    cur.execute(
-        "INSERT IGNORE INTO nodes (node_id, raft_address, first_seen) VALUES (%s, %s, %s)",
-        (op["origin"], op.get("origin_addr", ""), ts),
-    )
+
+def _prefetch_tasks(cur, ops: list[tuple[LogEntry, int, dict]], batch: _Batch) -> None:
+    """Read every task an update or delete of the batch names, in one statement per 500 ids."""
+    ids = list(dict.fromkeys(
+        task_id
+        for _entry, _seq, op in ops
+        if op["op"] in (c.OP_UPDATE, c.OP_DELETE) and (task_id := _task_id(op.get("args", {}))) is not None
+    ))
+    for i in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[i : i + _LOOKUP_CHUNK]
+        batch.tasks.update(dict.fromkeys(chunk))
+        cur.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        for row in cur.fetchall():
+            task = task_from_row(row)
+            batch.tasks[task["id"]] = task
+
+
+def _register_origins(cur, ops: list[tuple[LogEntry, int, dict]], recorded: dict) -> None:
+    """Insert the nodes the batch's new operations come from, once each, first seen at their first
+    new operation's timestamp (an operation already recorded, or repeated in the batch, is not new)."""
+    seen_rids: set[str] = set()
+    origins: dict[str, tuple] = {}
+    for _entry, _seq, op in ops:
+        rid = op["rid"]
+        if rid in recorded or rid in seen_rids:
+            continue
+        seen_rids.add(rid)
+        if op["origin"] not in origins:
+            origins[op["origin"]] = (op["origin"], op.get("origin_addr", ""), ms_to_sql(int(op["ts"])))
+    if origins:
+        cur.executemany(
+            "INSERT IGNORE INTO nodes (node_id, raft_address, first_seen) VALUES (%s, %s, %s)", list(origins.values())
+        )
+
+
+def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) -> OpResult:
+    rid = op["rid"]
+    previous = batch.recorded.get(rid)
+    if previous is not None:
+        fp, result = previous
+        if fp != op["fp"]:
+            return OpResult(c.KEY_REUSED, message="this idempotency key was used for a different request")
+        return result
+
+    ts_ms = int(op["ts"])
     kind = op["op"]
     args = op.get("args", {})
+    if kind != c.OP_CREATE:
+        batch.flush_tasks(cur)
     if kind == c.OP_CREATE:
-        result, task_id = _create(cur, meta, op, args, ts)
+        result, task_id = _create(meta, op, args, ts_ms, batch)
     elif kind == c.OP_UPDATE:
-        result, task_id = _update(cur, args, ts)
+        result, task_id = _update(cur, args, ts_ms, batch)
     elif kind == c.OP_DELETE:
-        result, task_id = _delete(cur, args)
+        result, task_id = _delete(cur, args, batch)
     elif kind == c.OP_REGISTER_NODE:
         cur.execute(
             "UPDATE nodes SET raft_address = %s, api_url = %s WHERE node_id = %s",
@@ -130,9 +224,8 @@ def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict) -> OpResult:
         result, task_id = OpResult(c.REJECTED, message=f"unknown operation {kind!r}"), None
 
     result = OpResult(result.outcome, result.task, result.message, entry.index)
-    cur.execute(
-        "INSERT INTO raft_log (log_index, op_seq, term, op, task_id, origin_node, request_id, fingerprint,"
-        " payload, outcome, result, applied_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    batch.recorded[rid] = (op["fp"], result)
+    batch.log_rows.append(
         (
             entry.index,
             seq,
@@ -145,8 +238,8 @@ def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict) -> OpResult:
             _dumps(args),
             result.outcome,
             _dumps(result.to_json()),
-            ts,
-        ),
+            ms_to_sql(ts_ms),
+        )
     )
     return result
 
@@ -164,26 +257,18 @@ def _task_id(args: dict) -> int | None:
     return None
 
 
-def _create(cur, meta: Meta, op: dict, args: dict, ts: str) -> tuple[OpResult, int | None]:
+def _create(meta: Meta, op: dict, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None]:
     reason = c.check_task_fields(args, creating=True)
     if reason:
         return OpResult(c.REJECTED, message=reason), None
     task_id = meta.next_task_id
     meta.next_task_id += 1
-    cur.execute(
-        "INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at, updated_at, version)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, 1)",
-        (
-            task_id,
-            args["title"].strip(),
-            args.get("description") or "",
-            args.get("status") or "todo",
-            op["origin"],
-            ts,
-            ts,
-        ),
-    )
-    return OpResult(c.CREATED, _load_task(cur, task_id)), task_id
+    ts = ms_to_sql(ts_ms)
+    row = (task_id, args["title"].strip(), args.get("description") or "", args.get("status") or "todo", op["origin"], ts, ts, 1)
+    batch.new_tasks.append(row)
+    # The row as written is the row as stored (strict mode refuses what it would alter): no read back.
+    task = batch.tasks[task_id] = task_from_row(row)
+    return OpResult(c.CREATED, task), task_id
 
 
 def _check_precondition(task: dict | None, args: dict) -> OpResult | None:
@@ -199,39 +284,45 @@ def _check_precondition(task: dict | None, args: dict) -> OpResult | None:
     return None
 
 
-def _update(cur, args: dict, ts: str) -> tuple[OpResult, int | None]:
+def _update(cur, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None]:
     reason = c.check_task_fields(args, creating=False)
     if reason:
         return OpResult(c.REJECTED, message=reason), _task_id(args)
-    task_id, _task, failed = _target(cur, args)
+    task_id, task, failed = _target(cur, args, batch)
     if failed:
         return failed, task_id
+    task = dict(task)
     fields, values = [], []
     for key, column in (("title", "title"), ("description", "description"), ("status", "task_status")):
         if args.get(key) is not None:
+            task[key] = args[key].strip() if key == "title" else args[key]
             fields.append(f"{column} = %s")
-            values.append(args[key].strip() if key == "title" else args[key])
+            values.append(task[key])
     # updated_at never goes backwards, even if the accepting node's clock does.
+    updated_ms = max(rfc3339_to_ms(task["updated_at"]), ts_ms)
+    task["updated_at"] = ms_to_rfc3339(updated_ms)
+    task["version"] += 1
     cur.execute(
-        f"UPDATE tasks SET {', '.join(fields + ['updated_at = GREATEST(updated_at, CAST(%s AS DATETIME(3)))', 'version = version + 1'])}"
-        " WHERE task_id = %s",
-        (*values, ts, task_id),
+        f"UPDATE tasks SET {', '.join(fields + ['updated_at = %s', 'version = %s'])} WHERE task_id = %s",
+        (*values, ms_to_sql(updated_ms), task["version"], task_id),
     )
-    return OpResult(c.UPDATED, _load_task(cur, task_id)), task_id
+    batch.tasks[task_id] = task
+    return OpResult(c.UPDATED, task), task_id
 
 
-def _delete(cur, args: dict) -> tuple[OpResult, int | None]:
-    task_id, task, failed = _target(cur, args)
+def _delete(cur, args: dict, batch: _Batch) -> tuple[OpResult, int | None]:
+    task_id, task, failed = _target(cur, args, batch)
     if failed:
         return failed, task_id
     cur.execute("DELETE FROM tasks WHERE task_id = %s", (task_id,))
+    batch.tasks[task_id] = None
     return OpResult(c.DELETED, task), task_id
 
 
-def _target(cur, args: dict) -> tuple[int | None, dict | None, OpResult | None]:
+def _target(cur, args: dict, batch: _Batch) -> tuple[int | None, dict | None, OpResult | None]:
     """The task an update or delete names, or the deterministic failure (not found, version mismatch)."""
     task_id = _task_id(args)
     if task_id is None:
         return None, None, OpResult(c.NOT_FOUND, message="task not found")
-    task = _load_task(cur, task_id)
+    task = batch.tasks[task_id] if task_id in batch.tasks else _load_task(cur, task_id)
     return task_id, task, _check_precondition(task, args)

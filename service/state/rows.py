@@ -12,6 +12,20 @@ def ms_to_sql(ts_ms: int) -> str:
     return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def ms_to_rfc3339(ts_ms: int) -> str:
+    """Epoch milliseconds to the API's timestamp form, as `rfc3339` renders a stored DATETIME(3)."""
+    return rfc3339(_EPOCH + dt.timedelta(milliseconds=ts_ms))
+
+
+def rfc3339_to_ms(value: str) -> int:
+    """The API's timestamp form (always UTC, millisecond precision) back to epoch milliseconds."""
+    parsed = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return (parsed - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
 def rfc3339(value) -> str | None:
     if value is None:
         return None

@@ -108,6 +108,63 @@ def test_duplicates_inside_one_batch_apply_once(db):
     assert queries.count_by_status(db) == {"todo": 1}
 
 
+def mixed_log():
+    """Creates, then updates and deletes of the same tasks inside one entry, a key reused inside the
+    batch, and an origin whose first operation is a duplicate (it must not register the node)."""
+    return [
+        entry(
+            2,
+            op(c.OP_CREATE, rid="m1", title="  padded  ", description="d\u00e9j\u00e0 \U0001f600", ts=1_700_000_000_001),
+            op(c.OP_UPDATE, rid="m2", task_id=1, if_match=1, status="in_progress", ts=1_700_000_000_002),
+            op(c.OP_CREATE, rid="m3", title="second", ts=1_700_000_000_003),
+            op(c.OP_CREATE, rid="m1", title="other", origin="node-z", ts=1_600_000_000_000),  # key reused
+            op(c.OP_UPDATE, rid="m4", task_id=2, title=" renamed ", ts=1_700_000_000_004),
+            op(c.OP_CREATE, rid="m5", title="third", origin="node-b", ts=1_700_000_000_005),
+        ),
+        entry(3, op(c.OP_DELETE, rid="m6", task_id=1, if_match=2), op(c.OP_UPDATE, rid="m7", task_id=3, if_match=1, status="done")),
+        entry(4, op(c.OP_UPDATE, rid="m8", task_id=1, title="gone"), op(c.OP_CREATE, rid="m9", title="fourth", ts=5)),
+    ]
+
+
+def test_results_match_the_stored_rows_in_any_batch_shape(make_db):
+    one_by_one = pymysql.connect(**make_db().connect_kwargs())
+    results_single = {}
+    for e in mixed_log():
+        _, r = apply(one_by_one, e)
+        # the task as answered by the entry's last create or update of it is the task as stored after the entry
+        last_answer = {}
+        for o in e.command["ops"]:
+            result = r[o["rid"]]
+            if result.outcome in (c.CREATED, c.UPDATED) and result.log_index == e.index:
+                last_answer[result.task["id"]] = result.task
+        for task_id, task in last_answer.items():
+            assert queries.get_task(one_by_one, task_id) == task, task_id
+        assert last_answer
+        results_single.update(r)
+    together = pymysql.connect(**make_db().connect_kwargs())
+    _, results_together = apply(together, *mixed_log())
+
+    assert results_together == results_single
+    assert queries.table_checksums(together) == queries.table_checksums(one_by_one)
+    outcomes = {rid: r.outcome for rid, r in results_together.items()}
+    assert outcomes == {
+        "m1": c.KEY_REUSED,  # the later op with the same key and another request
+        "m2": c.UPDATED, "m3": c.CREATED, "m4": c.UPDATED, "m5": c.CREATED,
+        "m6": c.DELETED, "m7": c.UPDATED, "m8": c.NOT_FOUND, "m9": c.CREATED,
+    }
+    assert results_together["m4"].task["title"] == "renamed" and results_together["m4"].task["version"] == 2
+    assert results_together["m9"].task["id"] == 4 and results_together["m9"].task["created_at"] == "1970-01-01T00:00:00.005Z"
+    with together.cursor() as cur:
+        cur.execute("SELECT node_id, first_seen FROM nodes ORDER BY node_id")
+        nodes = {n: str(t) for n, t in cur.fetchall()}
+        cur.execute("SELECT request_id, COUNT(*) FROM raft_log GROUP BY request_id HAVING COUNT(*) > 1")
+        assert cur.fetchall() == ()
+    assert set(nodes) == {"node-a", "node-b"}  # node-z only sent a duplicate
+    assert nodes["node-b"].startswith("2023-11-14 22:13:20.005")
+    one_by_one.close()
+    together.close()
+
+
 def test_invalid_commands_become_recorded_results_not_exceptions(db):
     bad = [
         op(c.OP_CREATE, rid="t1", title=" "),
