@@ -92,7 +92,7 @@ class NodeConfig:
     raft_secret: str | None
     insecure: bool = False
     request_timeout: float = 5.0
-    http_threads: int = 16
+    http_threads: int = 64
     label_pod_role: bool = False
     api_url: str | None = None
     pod_name: str | None = None
@@ -237,7 +237,7 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         raft_secret=_read_secret(pick("raft_secret", "RAFT_SECRET"), pick("raft_secret_file", "RAFT_SECRET_FILE")),
         insecure=insecure,
         request_timeout=float(pick("request_timeout", "REQUEST_TIMEOUT", "5")),
-        http_threads=int(pick("http_threads", "HTTP_THREADS", "16")),
+        http_threads=int(pick("http_threads", "HTTP_THREADS", "64")),
         label_pod_role=_truthy(_env("LABEL_POD_ROLE")),
         api_url=pick("api_url", "API_URL"),
         pod_name=os.environ.get("POD_NAME"),

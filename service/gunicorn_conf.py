@@ -12,7 +12,7 @@ import signal
 bind = f"{os.environ.get('TASKRAFT_HTTP_HOST', '0.0.0.0')}:{os.environ.get('TASKRAFT_HTTP_PORT', '8080')}"
 workers = 1
 worker_class = "gthread"
-threads = int(os.environ.get("TASKRAFT_HTTP_THREADS", "16"))
+threads = int(os.environ.get("TASKRAFT_HTTP_THREADS", "64"))
 timeout = 60
 graceful_timeout = 15
 keepalive = 5

@@ -18,6 +18,7 @@ from .state.schema import migrate
 log = logging.getLogger(__name__)
 
 MAX_READY_LAG = 100  # entries between commit index and applied index that still count as caught up
+READ_POOL_MAX = 32  # pooled read connections; more HTTP threads than this wait for one (MySQL 8.4 allows 151 by default)
 
 
 class TaskraftNode:
@@ -52,7 +53,7 @@ class TaskraftNode:
         log.info("node %s: database at applied index %s; starting Raft on %s", cfg.node_id, applied, cfg.raft_bind)
         self._runner = RaftRunner(cfg, self.applier)
         self.raft = self._runner.start()
-        self.pool = read_pool(cfg.mysql, cfg.http_threads)
+        self.pool = read_pool(cfg.mysql, min(cfg.http_threads, READ_POOL_MAX))
         self.proposer = Proposer(
             self.raft, self.applier, EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight)
         )
