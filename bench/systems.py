@@ -328,7 +328,7 @@ class Galera(System):
         return {"members": 3, "mariadbd": " ".join(SERVER_OPTIONS),
                 "wsrep": "provider libgalera_smm.so, gcomm on loopback, sst rsync, binlog ROW, autoinc lock mode 2, "
                          "other provider options default (evs.suspect_timeout 5 s)",
-                "api": "bench/baselines/galera_api.py: gunicorn gthread 1 worker x 64 threads, pymysql per thread, "
+                "api": "bench/baselines/galera_api.py: gunicorn gthread 1 worker x 16 threads, pymysql per thread, "
                        "autocommit, writes to g0 (falls over to g1, g2 on a refused connection)"}
 
     def start_member(self, i: int, new_cluster: bool = False) -> None:

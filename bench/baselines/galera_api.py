@@ -6,7 +6,7 @@ Same routes and validation rules as taskraft for creating and reading tasks:
   GET  /api/v1/tasks/<id>  -> 200 or 404;   GET /api/v1/tasks?limit=N (1..500)
 Errors: {"error": {"code", "message", "details"?}} with 400 invalid_request, 404, 413, 415.
 
-Run with gunicorn, gthread, 1 worker x 64 threads; each thread keeps its own pymysql connection (autocommit).
+Run with gunicorn, gthread, 1 worker x 16 threads; each thread keeps its own pymysql connection (autocommit).
 Configuration (environment):
   GALERA_API_HOSTS     host:port[,host:port...]  the first is the node the API writes to; the others are
                        tried, in order, only when a connection to it cannot be made (a client-side failover)

@@ -3,6 +3,6 @@ which starts a taskraft node, is never picked up)."""
 
 worker_class = "gthread"
 workers = 1
-threads = 64
+threads = 16
 keepalive = 5  # as taskraft
 loglevel = "warning"
