@@ -70,7 +70,7 @@ def build_conf(cfg: NodeConfig, hooks: SnapshotHooks) -> SyncObjConf:
 
 
 class RaftNode(SyncObj):
-    def __init__(self, cfg: NodeConfig, applier: Applier):
+    def __init__(self, cfg: NodeConfig, applier: Applier, *, auto_tick: bool = True):
         # Everything the tick thread may touch must exist before SyncObj.__init__ starts it.
         self._cfg = cfg
         self._applier = applier
@@ -87,7 +87,9 @@ class RaftNode(SyncObj):
         hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
-        super().__init__(cfg.raft_advertise, self._peers, build_conf(cfg, hooks))
+        conf = build_conf(cfg, hooks)
+        conf.autoTick = auto_tick  # False only in tests that drive the handlers by hand, off the network
+        super().__init__(cfg.raft_advertise, self._peers, conf)
         self.addOnTickCallback(self._on_tick)
 
     # -- the replicated method (tick thread) -----------------------------------------------------
@@ -162,6 +164,9 @@ class RaftNode(SyncObj):
                         node, {"type": "next_node_idx", "next_node_idx": hint, "reset": True, "success": False}
                     )
             return
+        if message.get("type") == "append_entries" and "prevLogIdx" not in message:
+            self._receive_snapshot_message(node, message)
+            return
         if message.get("type") == "next_node_idx":
             next_index = self._SyncObj__raftNextIndex
             before = next_index.get(node)
@@ -181,6 +186,26 @@ class RaftNode(SyncObj):
             # follower can hold less than it once acknowledged, and must be sent what it lacks.
             return
         SyncObj._SyncObj__onMessageReceived(self, node, message)
+
+    def _receive_snapshot_message(self, node, message) -> None:
+        """A part of a snapshot transfer: it may install the snapshot, never commit our own entries.
+
+        These messages carry no prevLogIdx, so nothing in them proves that our log matches the
+        leader's. PySyncObj still raises the commit index to min(leader's commit, our last index)
+        after every append_entries. A node that led alone behind a partition holds entries nobody
+        else has; while the new leader streams it a snapshot, that rule committed and applied them,
+        and their clients were told "ok" for writes the cluster then discarded (found by the long
+        fault run: two linearizability violations). Only a snapshot actually installed may move the
+        commit index here, up to the snapshot's index.
+        """
+        journal = self._SyncObj__raftLog
+        commit_before = self.raftCommitIndex
+        log_before = (len(journal), journal[0], journal[-1])
+        SyncObj._SyncObj__onMessageReceived(self, node, message)
+        installed = (len(journal), journal[0], journal[-1]) != log_before
+        if not installed and self.raftCommitIndex > commit_before:
+            self._SyncObj__raftCommitIndex = commit_before
+            journal.setRaftCommitIndex(commit_before)
 
     def _conflict_hint(self, prev_index: int, prev_term: int) -> int | None:
         """Where the leader should resume when our entry at prev_index has another term.
