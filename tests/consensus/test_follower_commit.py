@@ -14,6 +14,7 @@ from pysyncobj.syncobj import _COMMAND_TYPE, _bchr
 from taskraft import commands as c
 from taskraft.config import load_config
 from taskraft.consensus.raft import RaftNode
+from taskraft.consensus.status import status_from_pysyncobj
 from taskraft.state.applier import Applier
 
 OLD_TERM, NEW_TERM = 3, 4
@@ -84,3 +85,17 @@ def test_a_matching_append_still_commits_what_the_leader_sent(stale_leader):
     # our own 4..8 are replaced by the leader's 4..5, and only those are committed
     assert [journal[i][2] for i in range(len(journal))] == [journal[0][2], 1, 1, NEW_TERM, NEW_TERM]
     assert node.raftCommitIndex == 5
+
+
+def test_a_follower_whose_log_does_not_match_still_knows_how_far_behind_it_is(stale_leader):
+    """Readiness compares the applied index with the LEADER's commit index: a follower whose log
+    does not match yet keeps its own commit index, and looked caught up while far behind."""
+    node, _journal, leader = stale_leader
+    node._SyncObj__onMessageReceived(
+        leader,
+        {"type": "append_entries", "term": NEW_TERM, "commit_index": 500, "entries": [], "prevLogIdx": 40,
+         "prevLogTerm": NEW_TERM},
+    )
+    status = status_from_pysyncobj(node.getStatus(), "127.0.0.1:7002", ["127.0.0.1:7000", "127.0.0.1:7001"], 0)
+    assert status.commit_index == 3
+    assert status.leader_commit_index == 500
