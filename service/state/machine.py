@@ -244,12 +244,6 @@ def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batc
     return result
 
 
-def _load_task(cur, task_id) -> dict | None:
-    cur.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = %s", (task_id,))
-    row = cur.fetchone()
-    return task_from_row(row) if row else None
-
-
 def _task_id(args: dict) -> int | None:
     value = args.get("task_id")
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TASK_ID:
@@ -288,7 +282,7 @@ def _update(cur, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int |
     reason = c.check_task_fields(args, creating=False)
     if reason:
         return OpResult(c.REJECTED, message=reason), _task_id(args)
-    task_id, task, failed = _target(cur, args, batch)
+    task_id, task, failed = _target(args, batch)
     if failed:
         return failed, task_id
     task = dict(task)
@@ -311,7 +305,7 @@ def _update(cur, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int |
 
 
 def _delete(cur, args: dict, batch: _Batch) -> tuple[OpResult, int | None]:
-    task_id, task, failed = _target(cur, args, batch)
+    task_id, task, failed = _target(args, batch)
     if failed:
         return failed, task_id
     cur.execute("DELETE FROM tasks WHERE task_id = %s", (task_id,))
@@ -319,10 +313,10 @@ def _delete(cur, args: dict, batch: _Batch) -> tuple[OpResult, int | None]:
     return OpResult(c.DELETED, task), task_id
 
 
-def _target(cur, args: dict, batch: _Batch) -> tuple[int | None, dict | None, OpResult | None]:
+def _target(args: dict, batch: _Batch) -> tuple[int | None, dict | None, OpResult | None]:
     """The task an update or delete names, or the deterministic failure (not found, version mismatch)."""
     task_id = _task_id(args)
     if task_id is None:
         return None, None, OpResult(c.NOT_FOUND, message="task not found")
-    task = batch.tasks[task_id] if task_id in batch.tasks else _load_task(cur, task_id)
+    task = batch.tasks[task_id]  # every target of the batch was read up front (_prefetch_tasks)
     return task_id, task, _check_precondition(task, args)

@@ -77,14 +77,20 @@ def test_without_quorum_writes_fail_fast_and_local_reads_answer(fresh_cluster):
     wait_converged(c, [0, 1, 2])
 
 
-@pytest.mark.parametrize("fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40"}], indirect=True)
-def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
-    c = fresh_cluster
-    for i in range(150):
+def _fill_then_wipe_a_follower(c, tasks: int) -> tuple[int, int]:
+    """Write `tasks` tasks through every node, then wipe a follower; returns (leader, victim)."""
+    for i in range(tasks):
         assert post_task(c.urls[i % 3], f"before wipe {i}").status_code == 201
     leader = c.wait_leader()
     victim = (leader + 1) % 3
     c.wipe_node(victim)
+    return leader, victim
+
+
+@pytest.mark.parametrize("fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40"}], indirect=True)
+def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
+    c = fresh_cluster
+    leader, victim = _fill_then_wipe_a_follower(c, 150)
     for i in range(20):
         assert post_task(c.urls[leader], f"after wipe {i}").status_code == 201
     c.wait_ready(90, nodes=[victim])
@@ -148,11 +154,7 @@ def test_wiped_follower_without_snapshot_catches_up_from_the_log(fresh_cluster):
     """The leader remembers the wiped follower's old matchIndex; its rejections must still move
     nextIndex back to where the empty log can be filled (a wiped node once stayed at index 1)."""
     c = fresh_cluster
-    for i in range(60):
-        assert post_task(c.urls[i % 3], f"before wipe {i}").status_code == 201
-    leader = c.wait_leader()
-    victim = (leader + 1) % 3
-    c.wipe_node(victim)
+    _, victim = _fill_then_wipe_a_follower(c, 60)
     c.wait_ready(60, nodes=[victim])
     wait_converged(c, [0, 1, 2], timeout=60)
     assert len(task_ids(c, victim)) == 60
