@@ -41,6 +41,9 @@ _syncobj_module.createJournal = _create_journal
 
 Callback = Callable[[object, int], None]
 
+# A message PySyncObj does not know, sent on every link that carries nothing else (see _keep_links_alive).
+LINK_PING = "taskraft_link_ping"
+
 
 def build_conf(cfg: NodeConfig, hooks: SnapshotHooks) -> SyncObjConf:
     t = cfg.timings
@@ -84,6 +87,7 @@ class RaftNode(SyncObj):
         self._last_hint: tuple | None = None  # the last conflict hint sent, and when
         self._last_hint_at = 0.0
         self._last_connect_check = 0.0
+        self._last_link_ping = 0.0
         hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
@@ -151,6 +155,8 @@ class RaftNode(SyncObj):
         entries it already acknowledged. Never moving nextIndex back on success removes the overlap;
         the failure path (reset) is untouched.
         """
+        if message.get("type") == LINK_PING:
+            return  # it has done its job by being read (see _keep_links_alive)
         if message.get("type") == "append_entries" and "prevLogIdx" in message and "transmission" not in message:
             hint = self._conflict_hint(message["prevLogIdx"], message["prevLogTerm"])
             SyncObj._SyncObj__onMessageReceived(self, node, message)
@@ -247,8 +253,28 @@ class RaftNode(SyncObj):
             if conn.state == CONNECTION_STATE.CONNECTING and now - started > timeout:
                 conn.disconnect()
 
+    def _keep_links_alive(self) -> None:
+        """Send a small message to every peer, often enough that no link looks dead when it is idle.
+
+        PySyncObj drops a connection on which nothing was READ for connectionTimeout, and checks that
+        only when it sends. Two followers send each other nothing while a leader is alive, so when the
+        leader died, the first candidate's vote request found its link to the other follower "timed
+        out": the connection was dropped with the request in it, the other follower timed out on its
+        own and a split vote followed. Failover took 1.3 to 1.8 s instead of one election timeout.
+        Every link now carries a ping per period; the receiving side reads it and ignores it.
+        """
+        now = raft_clock()
+        period = min(0.5, self._cfg.timings.connection_timeout / 4)
+        if now - self._last_link_ping < period:
+            return
+        self._last_link_ping = now
+        transport = self._SyncObj__transport
+        for peer in self._SyncObj__otherNodes:
+            transport.send(peer, {"type": LINK_PING})
+
     def _on_tick(self) -> None:
         self._expire_stuck_connects()
+        self._keep_links_alive()
         if self._wake is None:
             self._wake = PipeNotifier(self._poller)
         if self._cfg.timings.eager_append and self._isLeader():
@@ -275,6 +301,8 @@ class RaftNode(SyncObj):
                 metrics.RAFT_LEADER_CHANGES.inc()
             self._last_leader = leader
         status = status_from_pysyncobj(raw, self._cfg.raft_advertise, self._peers, self._leader_changes)
+        if status.role != self._status.role or status.term != self._status.term:
+            log.info("raft: %s at term %d (leader %s)", status.role, status.term, status.leader)
         if status != self._status:
             self._status = status
             _publish_metrics(status)
