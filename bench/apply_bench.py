@@ -14,11 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import pymysql
-
 from taskraft import commands as c
 from taskraft.config import MySQLSettings
 from taskraft.localcluster.mysqld import MySQLServer
+from taskraft.state.db import connect
 from taskraft.state.machine import LogEntry, apply_entries
 from taskraft.state.schema import migrate
 from tests.helpers import free_port
@@ -38,7 +37,7 @@ def run(batch: int, batches: int) -> dict:
         try:
             server.bootstrap("bench", "taskraft", "bench")
             settings = MySQLSettings(port=server.port, user="taskraft", password="bench", database="bench")
-            conn = pymysql.connect(**settings.connect_kwargs())
+            conn = connect(settings, scripts=True)  # as the applier connects
             migrate(conn)
             index, n, figures = 1, 0, {}
             for kind in ("create", "update"):

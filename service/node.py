@@ -47,7 +47,7 @@ class TaskraftNode:
             migrate(conn)
         finally:
             conn.close()
-        self.applier = Applier(lambda: connect(cfg.mysql))
+        self.applier = Applier(lambda: connect(cfg.mysql, scripts=True))
         applied = self.applier.load()
         self.applier.start()
         log.info("node %s: database at applied index %s; starting Raft on %s", cfg.node_id, applied, cfg.raft_bind)

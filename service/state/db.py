@@ -7,6 +7,7 @@ import time
 
 import pymysql
 from dbutils.pooled_db import PooledDB
+from pymysql.constants import CLIENT
 
 from ..config import MySQLSettings
 
@@ -16,9 +17,12 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, pymysql.err.InternalError, OSError)
 
 
-def connect(settings: MySQLSettings, *, autocommit: bool = False) -> pymysql.connections.Connection:
+def connect(settings: MySQLSettings, *, autocommit: bool = False, scripts: bool = False) -> pymysql.connections.Connection:
+    """`scripts`: allow several statements per round trip (the applier's batches, see statements.py)."""
     kwargs = settings.connect_kwargs()
     kwargs["autocommit"] = autocommit
+    if scripts:
+        kwargs["client_flag"] = CLIENT.MULTI_STATEMENTS
     return pymysql.connect(**kwargs)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .. import commands as c
 from .rows import TASK_COLUMNS, ms_to_rfc3339, ms_to_sql, rfc3339_to_ms, task_from_row
+from .statements import WriteScript, select_all
 
 
 MAX_TASK_ID = 2**63 - 1
@@ -66,18 +67,27 @@ def _dumps(obj) -> str:
     return json.dumps(_storable(obj), separators=(",", ":"), ensure_ascii=False)
 
 
+_SELECT_META = "SELECT applied_index, applied_term, next_task_id FROM raft_meta WHERE id = 1"
+
+
 def read_meta(cur, *, lock: bool) -> Meta:
-    cur.execute(
-        "SELECT applied_index, applied_term, next_task_id FROM raft_meta WHERE id = 1" + (" FOR UPDATE" if lock else "")
-    )
-    row = cur.fetchone()
+    cur.execute(_SELECT_META + (" FOR UPDATE" if lock else ""))
+    return _meta(cur.fetchone())
+
+
+def _meta(row) -> Meta:
     return Meta(int(row[0]), int(row[1]), int(row[2]))
 
 
 _INSERT_LOG = (
     "INSERT INTO raft_log (log_index, op_seq, term, op, task_id, origin_node, request_id, fingerprint,"
-    " payload, outcome, result, applied_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " payload, outcome, result, applied_at) VALUES "
 )
+_LOG_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSERT_TASKS = (
+    "INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at, updated_at, version) VALUES "
+)
+_TASK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s)"
 _LOOKUP_CHUNK = 500
 
 
@@ -86,24 +96,22 @@ class _Batch:
     """What one `apply_entries` call carries between operations.
 
     `recorded` maps every request id already in `raft_log`, or applied earlier in this batch, to its
-    fingerprint and result; `log_rows` are the `raft_log` rows written in one statement at the end;
-    `new_tasks` are created tasks not yet inserted, written in one statement before anything that
-    could change a task, and at the end; `tasks` holds every task the batch names as it stands after
-    the operations applied so far (None: absent), read in one statement up front.
+    fingerprint and result; `tasks` holds every task the batch names as it stands after the
+    operations applied so far (None: absent); both are read up front. `writes` collects the batch's
+    statements in order, sent together at the end; `new_tasks` are created tasks not yet in it,
+    added as one INSERT before anything that could change a task, and at the end; `log_rows` are
+    the `raft_log` rows, added as one INSERT at the end.
     """
 
     recorded: dict[str, tuple[str, OpResult]]
-    tasks: dict[int, dict | None] = field(default_factory=dict)
+    tasks: dict[int, dict | None]
+    writes: WriteScript
     log_rows: list[tuple] = field(default_factory=list)
     new_tasks: list[tuple] = field(default_factory=list)
 
-    def flush_tasks(self, cur) -> None:
+    def flush_tasks(self) -> None:
         if self.new_tasks:
-            cur.executemany(
-                "INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at, updated_at,"
-                " version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                self.new_tasks,
-            )
+            self.writes.add_rows(_INSERT_TASKS, _TASK_ROW, self.new_tasks)
             self.new_tasks.clear()
 
 
@@ -111,13 +119,18 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
     """Apply entries in order within the caller's open transaction; entries at or below the applied index are skipped.
 
     Returns the new meta (not yet committed) and the result of every operation by request id.
-    A batch costs a fixed few statements (meta, idempotency lookup, task lookup, node registrations,
-    new tasks, raft_log rows, meta update) plus one per update or delete. Its shape changes nothing: applying
-    the same entries one at a time or all together gives identical tables.
+    A batch costs two round trips to MySQL whatever its size (see statements.py): one script reads
+    the meta, the idempotency records and the tasks that updates and deletes name; one script
+    writes node registrations, new tasks, updates and deletes, the raft_log rows and the new meta.
+    Its shape changes nothing: applying the same entries one at a time or all together gives
+    identical tables.
     """
     results: dict[str, OpResult] = {}
     with conn.cursor() as cur:
-        meta = read_meta(cur, lock=True)
+        # Read for every op given; those of entries already applied are skipped below, and reading
+        # them too changes no answer (their request ids and tasks are looked up all the same).
+        every_op = [op for entry in entries for op in entry.command.get("ops", ())]
+        meta, recorded, tasks = _read_batch(cur, every_op)
         start_index = meta.applied_index
         pending, last = [], meta.applied_index
         for entry in entries:
@@ -125,76 +138,79 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
                 pending.append(entry)
                 last = entry.index
         ops = [(entry, seq, op) for entry in pending for seq, op in enumerate(entry.command.get("ops", ()))]
-        batch = _Batch(_recorded(cur, [op["rid"] for _, _, op in ops]))
-        _register_origins(cur, ops, batch.recorded)
-        _prefetch_tasks(cur, ops, batch)
+        batch = _Batch(recorded, tasks, WriteScript(cur))
+        _register_origins(ops, batch)
         for entry, seq, op in ops:
-            results[op["rid"]] = _apply_op(cur, meta, entry, seq, op, batch)
-        batch.flush_tasks(cur)
+            results[op["rid"]] = _apply_op(meta, entry, seq, op, batch)
+        batch.flush_tasks()
         if pending:
             meta.applied_index = pending[-1].index
             meta.applied_term = pending[-1].term
         if batch.log_rows:
-            cur.executemany(_INSERT_LOG, batch.log_rows)
+            batch.writes.add_rows(_INSERT_LOG, _LOG_ROW, batch.log_rows)
         if meta.applied_index != start_index:
-            cur.execute(
+            batch.writes.add(
                 "UPDATE raft_meta SET applied_index = %s, applied_term = %s, next_task_id = %s WHERE id = 1",
                 (meta.applied_index, meta.applied_term, meta.next_task_id),
             )
+        batch.writes.flush()
     return meta, results
 
 
-def _recorded(cur, request_ids: list[str]) -> dict[str, tuple[str, OpResult]]:
-    """The raft_log's fingerprint and result of every request id given that it holds."""
-    found: dict[str, tuple[str, OpResult]] = {}
-    unique = list(dict.fromkeys(request_ids))
-    for i in range(0, len(unique), _LOOKUP_CHUNK):
-        chunk = unique[i : i + _LOOKUP_CHUNK]
-        cur.execute(
+def _read_batch(cur, ops: list[dict]) -> tuple[Meta, dict[str, tuple[str, OpResult]], dict[int, dict | None]]:
+    """The locked meta; the raft_log fingerprint and result of every request id of `ops` it holds;
+    every task an update or delete names (None: absent). One script, 500 ids per statement."""
+    rids = list(dict.fromkeys(op["rid"] for op in ops))
+    task_ids = list(dict.fromkeys(
+        task_id
+        for op in ops
+        if op["op"] in (c.OP_UPDATE, c.OP_DELETE) and (task_id := _task_id(op.get("args", {}))) is not None
+    ))
+    queries: list[tuple[str, list | None]] = [(_SELECT_META + " FOR UPDATE", None)]
+    for i in range(0, len(rids), _LOOKUP_CHUNK):
+        chunk = rids[i : i + _LOOKUP_CHUNK]
+        queries.append((
             "SELECT request_id, log_index, fingerprint, result FROM raft_log"
             f" WHERE request_id IN ({', '.join(['%s'] * len(chunk))})",
             chunk,
-        )
-        for rid, log_index, fp, result in cur.fetchall():
-            found[rid] = (fp, OpResult.from_json(json.loads(result), int(log_index)))
-    return found
-
-
-def _prefetch_tasks(cur, ops: list[tuple[LogEntry, int, dict]], batch: _Batch) -> None:
-    """Read every task an update or delete of the batch names, in one statement per 500 ids."""
-    ids = list(dict.fromkeys(
-        task_id
-        for _entry, _seq, op in ops
-        if op["op"] in (c.OP_UPDATE, c.OP_DELETE) and (task_id := _task_id(op.get("args", {}))) is not None
-    ))
-    for i in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[i : i + _LOOKUP_CHUNK]
-        batch.tasks.update(dict.fromkeys(chunk))
-        cur.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id IN ({', '.join(['%s'] * len(chunk))})", chunk)
-        for row in cur.fetchall():
+        ))
+    n_rid_queries = len(queries) - 1
+    for i in range(0, len(task_ids), _LOOKUP_CHUNK):
+        chunk = task_ids[i : i + _LOOKUP_CHUNK]
+        queries.append((f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id IN ({', '.join(['%s'] * len(chunk))})", chunk))
+    answers = select_all(cur, queries)
+    meta = _meta(answers[0][0])
+    recorded: dict[str, tuple[str, OpResult]] = {}
+    for rows in answers[1 : 1 + n_rid_queries]:
+        for rid, log_index, fp, result in rows:
+            recorded[rid] = (fp, OpResult.from_json(json.loads(result), int(log_index)))
+    tasks: dict[int, dict | None] = dict.fromkeys(task_ids)
+    for rows in answers[1 + n_rid_queries :]:
+        for row in rows:
             task = task_from_row(row)
-            batch.tasks[task["id"]] = task
+            tasks[task["id"]] = task
+    return meta, recorded, tasks
 
 
-def _register_origins(cur, ops: list[tuple[LogEntry, int, dict]], recorded: dict) -> None:
+def _register_origins(ops: list[tuple[LogEntry, int, dict]], batch: _Batch) -> None:
     """Insert the nodes the batch's new operations come from, once each, first seen at their first
     new operation's timestamp (an operation already recorded, or repeated in the batch, is not new)."""
     seen_rids: set[str] = set()
     origins: dict[str, tuple] = {}
     for _entry, _seq, op in ops:
         rid = op["rid"]
-        if rid in recorded or rid in seen_rids:
+        if rid in batch.recorded or rid in seen_rids:
             continue
         seen_rids.add(rid)
         if op["origin"] not in origins:
             origins[op["origin"]] = (op["origin"], op.get("origin_addr", ""), ms_to_sql(int(op["ts"])))
     if origins:
-        cur.executemany(
-            "INSERT IGNORE INTO nodes (node_id, raft_address, first_seen) VALUES (%s, %s, %s)", list(origins.values())
+        batch.writes.add_rows(
+            "INSERT IGNORE INTO nodes (node_id, raft_address, first_seen) VALUES ", "(%s, %s, %s)", list(origins.values())
         )
 
 
-def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) -> OpResult:
+def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) -> OpResult:
     rid = op["rid"]
     previous = batch.recorded.get(rid)
     if previous is not None:
@@ -207,15 +223,15 @@ def _apply_op(cur, meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batc
     kind = op["op"]
     args = op.get("args", {})
     if kind != c.OP_CREATE:
-        batch.flush_tasks(cur)
+        batch.flush_tasks()
     if kind == c.OP_CREATE:
         result, task_id = _create(meta, op, args, ts_ms, batch)
     elif kind == c.OP_UPDATE:
-        result, task_id = _update(cur, args, ts_ms, batch)
+        result, task_id = _update(args, ts_ms, batch)
     elif kind == c.OP_DELETE:
-        result, task_id = _delete(cur, args, batch)
+        result, task_id = _delete(args, batch)
     elif kind == c.OP_REGISTER_NODE:
-        cur.execute(
+        batch.writes.add(
             "UPDATE nodes SET raft_address = %s, api_url = %s WHERE node_id = %s",
             (op.get("origin_addr", ""), str(args.get("api_url", ""))[:300], op["origin"]),
         )
@@ -278,7 +294,7 @@ def _check_precondition(task: dict | None, args: dict) -> OpResult | None:
     return None
 
 
-def _update(cur, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None]:
+def _update(args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None]:
     reason = c.check_task_fields(args, creating=False)
     if reason:
         return OpResult(c.REJECTED, message=reason), _task_id(args)
@@ -296,7 +312,7 @@ def _update(cur, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int |
     updated_ms = max(rfc3339_to_ms(task["updated_at"]), ts_ms)
     task["updated_at"] = ms_to_rfc3339(updated_ms)
     task["version"] += 1
-    cur.execute(
+    batch.writes.add(
         f"UPDATE tasks SET {', '.join(fields + ['updated_at = %s', 'version = %s'])} WHERE task_id = %s",
         (*values, ms_to_sql(updated_ms), task["version"], task_id),
     )
@@ -304,11 +320,11 @@ def _update(cur, args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int |
     return OpResult(c.UPDATED, task), task_id
 
 
-def _delete(cur, args: dict, batch: _Batch) -> tuple[OpResult, int | None]:
+def _delete(args: dict, batch: _Batch) -> tuple[OpResult, int | None]:
     task_id, task, failed = _target(args, batch)
     if failed:
         return failed, task_id
-    cur.execute("DELETE FROM tasks WHERE task_id = %s", (task_id,))
+    batch.writes.add("DELETE FROM tasks WHERE task_id = %s", (task_id,))
     batch.tasks[task_id] = None
     return OpResult(c.DELETED, task), task_id
 
@@ -318,5 +334,5 @@ def _target(args: dict, batch: _Batch) -> tuple[int | None, dict | None, OpResul
     task_id = _task_id(args)
     if task_id is None:
         return None, None, OpResult(c.NOT_FOUND, message="task not found")
-    task = batch.tasks[task_id]  # every target of the batch was read up front (_prefetch_tasks)
+    task = batch.tasks[task_id]  # every target of the batch was read up front (_read_batch)
     return task_id, task, _check_precondition(task, args)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pymysql
+import pytest
 
 from taskraft import commands as c
-from taskraft.state import queries
+from taskraft.state import queries, statements
+from taskraft.state.db import connect
 from taskraft.state.machine import LogEntry, apply_entries
 from taskraft.state.schema import SCHEMA_VERSION, migrate
 
@@ -38,9 +40,10 @@ def scripted_log():
 
 def test_same_log_gives_identical_tables_on_two_databases(make_db):
     checksums = []
-    for _ in range(2):
-        conn = pymysql.connect(**make_db().connect_kwargs())
-        # apply in different batch shapes: all at once, then one by one
+    for scripts in (True, False):
+        conn = connect(make_db(), scripts=scripts)
+        # apply in different batch shapes and round trips: all at once in two scripts (the applier's
+        # way), then one by one, statement by statement
         entries = scripted_log()
         if checksums:
             for e in entries:
@@ -127,7 +130,7 @@ def mixed_log():
 
 
 def test_results_match_the_stored_rows_in_any_batch_shape(make_db):
-    one_by_one = pymysql.connect(**make_db().connect_kwargs())
+    one_by_one = connect(make_db())
     results_single = {}
     for e in mixed_log():
         _, r = apply(one_by_one, e)
@@ -141,7 +144,7 @@ def test_results_match_the_stored_rows_in_any_batch_shape(make_db):
             assert queries.get_task(one_by_one, task_id) == task, task_id
         assert last_answer
         results_single.update(r)
-    together = pymysql.connect(**make_db().connect_kwargs())
+    together = connect(make_db(), scripts=True)
     _, results_together = apply(together, *mixed_log())
 
     assert results_together == results_single
@@ -163,6 +166,41 @@ def test_results_match_the_stored_rows_in_any_batch_shape(make_db):
     assert nodes["node-b"].startswith("2023-11-14 22:13:20.005")
     one_by_one.close()
     together.close()
+
+
+def test_a_batch_larger_than_one_script_is_sent_in_parts(make_db, monkeypatch):
+    plain = connect(make_db())
+    _, expected = apply(plain, *mixed_log())
+    monkeypatch.setattr(statements, "MAX_SCRIPT_BYTES", 600)  # every statement, even each row, apart
+    scripted = connect(make_db(), scripts=True)
+    _, results = apply(scripted, *mixed_log())
+    assert results == expected
+    assert queries.table_checksums(scripted) == queries.table_checksums(plain)
+    with scripted.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM raft_log")
+        assert cur.fetchone()[0] == sum(len(e.command["ops"]) for e in mixed_log()) - 1  # one key repeated
+    plain.close()
+    scripted.close()
+
+
+def test_a_failing_statement_in_a_script_raises_and_rolls_back(make_db):
+    conn = connect(make_db(), scripts=True)
+    apply(conn, entry(2, op(c.OP_CREATE, rid="a", title="one")))
+    with conn.cursor() as cur:  # a row the next create's id collides with: its INSERT fails
+        cur.execute("INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at,"
+                    " updated_at, version) VALUES (2, 'intruder', '', 'todo', 'node-a', NOW(3), NOW(3), 1)")
+    conn.commit()
+    with pytest.raises(pymysql.err.IntegrityError):
+        apply_entries(conn, [entry(3, op(c.OP_CREATE, rid="b", title="two", origin="node-new"))])
+    conn.rollback()
+    with conn.cursor() as cur:  # the statement before the failing one (the new node's row) is undone too
+        cur.execute("SELECT node_id FROM nodes ORDER BY node_id")
+        assert [r[0] for r in cur.fetchall()] == ["node-a"]
+        cur.execute("SELECT applied_index FROM raft_meta")
+        assert cur.fetchone()[0] == 2
+        cur.execute("SELECT COUNT(*) FROM raft_log")
+        assert cur.fetchone()[0] == 1
+    conn.close()
 
 
 def test_invalid_commands_become_recorded_results_not_exceptions(db):
