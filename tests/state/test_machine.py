@@ -183,6 +183,20 @@ def test_a_batch_larger_than_one_script_is_sent_in_parts(make_db, monkeypatch):
     scripted.close()
 
 
+def test_values_that_look_like_sql_are_stored_as_given_in_a_script(make_db):
+    conn = connect(make_db(), scripts=True)
+    title = "100% done'); DROP TABLE tasks; -- %s %(x)s \\ ;"
+    _, results = apply(conn, entry(2, op(c.OP_CREATE, rid="a", title=title, description="a;b\n'c'")),
+                       entry(3, op(c.OP_UPDATE, rid="b", task_id=1, description="%%; DELETE FROM nodes")))
+    stored = queries.get_task(conn, 1)
+    assert stored["title"] == title and stored["description"] == "%%; DELETE FROM nodes"
+    assert results["b"].task == stored
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM nodes")
+        assert cur.fetchone()[0] == 1
+    conn.close()
+
+
 def test_a_failing_statement_in_a_script_raises_and_rolls_back(make_db):
     conn = connect(make_db(), scripts=True)
     apply(conn, entry(2, op(c.OP_CREATE, rid="a", title="one")))
