@@ -38,6 +38,23 @@ def post_worker_init(worker):
     from taskraft.wsgi import start_node
 
     start_node()
+    _hand_off_at_once_on_sigterm()
+
+
+def _hand_off_at_once_on_sigterm():
+    """gunicorn's SIGTERM handler only marks the worker as stopping: its loop notices within a second,
+    then waits for the requests in flight, and only then does worker_exit stop the node. Leadership
+    starts moving at the signal instead (kubectl delete pod sends SIGTERM)."""
+    from taskraft.wsgi import begin_handoff
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(sig, frame):
+        begin_handoff()
+        if callable(previous):
+            previous(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def worker_exit(server, worker):

@@ -144,14 +144,21 @@ class TaskraftNode:
             "nodes": members,
         }
 
+    def begin_handoff(self, timeout: float = 3.0) -> None:
+        """If leader, start handing leadership off now, in the background (on SIGTERM: the API may go
+        on answering while it winds down; stop() then finds the hand-off done)."""
+        if self.started and self.raft.status.is_leader:
+            threading.Thread(
+                target=self.raft.hand_off_leadership, args=(timeout,), name="taskraft-handoff", daemon=True
+            ).start()
+
     def stop(self, handoff_timeout: float = 3.0) -> None:
         """Graceful stop: hand leadership to a caught-up follower, then stop Raft and the applier."""
         self._stop.set()
         if not self.started:
             return
         if self.raft.status.is_leader:
-            moved = self.raft.hand_off_leadership(handoff_timeout)
-            log.info("node %s: leadership %s", self.cfg.node_id, "handed off" if moved else "NOT handed off")
+            self.raft.hand_off_leadership(handoff_timeout)
         self._runner.stop()
         self.applier.stop()
         self.started = False

@@ -39,6 +39,12 @@ def start_node() -> TaskraftNode:
     return node
 
 
+def begin_handoff() -> None:
+    node = app.config.get("TASKRAFT_NODE")
+    if node is not None:
+        node.begin_handoff()
+
+
 def stop_node() -> None:
     node = app.config.get("TASKRAFT_NODE")
     if node is not None:

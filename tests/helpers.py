@@ -116,6 +116,7 @@ class Writers:
         self.acked: dict[str, int] = {}  # title -> task id
         self.ack_times: list[float] = []
         self.errors: list[str] = []
+        self.retried: list[str] = []  # attempts that failed (5xx, connection) and were retried
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, args=(c,), daemon=True) for c in range(clients)]
@@ -153,7 +154,9 @@ class Writers:
                         headers={"Idempotency-Key": key},
                         timeout=8,
                     )
-                except requests.RequestException:
+                except requests.RequestException as exc:
+                    with self._lock:
+                        self.retried.append(f"{url}: {type(exc).__name__}")
                     time.sleep(0.05)
                     continue
                 if r.status_code == 201:
@@ -162,6 +165,8 @@ class Writers:
                         self.ack_times.append(time.monotonic())
                     break
                 if r.status_code >= 500:
+                    with self._lock:
+                        self.retried.append(f"{url}: {r.status_code} {r.text[:200]}")
                     time.sleep(0.05)
                     continue
                 with self._lock:

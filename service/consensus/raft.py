@@ -88,6 +88,8 @@ class RaftNode(SyncObj):
         self._last_hint_at = 0.0
         self._last_connect_check = 0.0
         self._last_link_ping = 0.0
+        self._holding_writes = False  # during a leadership hand-off: append nothing new
+        self._handoff_lock = threading.Lock()
         hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
@@ -130,18 +132,53 @@ class RaftNode(SyncObj):
         self._actions.put(action)
 
     def hand_off_leadership(self, timeout: float) -> bool:
-        """If leader, transfer leadership to a caught-up follower and wait until it has moved."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """If leader, transfer leadership to a caught-up follower and wait until it has moved.
+
+        As in the Raft thesis (3.10), the leader appends nothing new meanwhile: its own queued
+        commands wait, and commands forwarded by followers are dropped (their senders propose them
+        again to the next leader). So a follower is fully caught up within one round trip, and
+        PySyncObj's transfer, which refuses a target that lacks the last entry, goes through at
+        the first or second attempt instead of racing a stream of new entries.
+        """
+        with self._handoff_lock:  # SIGTERM starts one; the node's stop may ask again meanwhile
             if not self._status.is_leader:
                 return True
-            self.run_on_tick(lambda: self.transferLeadership(callback=_log_transfer))
-            moved_by = min(deadline, time.monotonic() + 0.5)
-            while time.monotonic() < moved_by:
+            started = time.monotonic()
+            moved = self._hand_off(started + timeout)
+            log.info("raft: leadership %s after %.3f s", "handed off" if moved else "NOT handed off",
+                     time.monotonic() - started)
+            return moved
+
+    def _hand_off(self, deadline: float) -> bool:
+        self._holding_writes = True
+        try:
+            while time.monotonic() < deadline:
                 if not self._status.is_leader:
                     return True
-                time.sleep(0.01)
-        return not self._status.is_leader
+                answer: queue.SimpleQueue = queue.SimpleQueue()
+                self.run_on_tick(lambda: self.transferLeadership(callback=lambda _r, err: answer.put(err)))
+                self.wake()
+                try:
+                    error = answer.get(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    continue
+                if error != FAIL_REASON.SUCCESS:
+                    time.sleep(0.02)  # the target lacks the last entries: they are on their way
+                    continue
+                moved_by = min(deadline, time.monotonic() + 0.5)  # TimeoutNow sent: an election follows
+                while time.monotonic() < moved_by:
+                    if not self._status.is_leader:
+                        return True
+                    time.sleep(0.005)
+            return not self._status.is_leader
+        finally:
+            self._holding_writes = False
+            self.wake()  # commands held back go out (to the new leader if there is one)
+
+    def _checkCommandsToApply(self):
+        if self._holding_writes and self._isLeader():
+            return  # a hand-off is under way (hand_off_leadership)
+        SyncObj._checkCommandsToApply(self)
 
     # -- tick thread -------------------------------------------------------------------------------
 
@@ -157,6 +194,8 @@ class RaftNode(SyncObj):
         """
         if message.get("type") == LINK_PING:
             return  # it has done its job by being read (see _keep_links_alive)
+        if message.get("type") == "apply_command" and self._holding_writes and self._isLeader():
+            return  # a hand-off is under way; the sender proposes it again to the next leader
         if message.get("type") == "append_entries" and "prevLogIdx" in message and "transmission" not in message:
             hint = self._conflict_hint(message["prevLogIdx"], message["prevLogTerm"])
             SyncObj._SyncObj__onMessageReceived(self, node, message)
@@ -306,11 +345,6 @@ class RaftNode(SyncObj):
         if status != self._status:
             self._status = status
             _publish_metrics(status)
-
-
-def _log_transfer(_result, error) -> None:
-    if error != FAIL_REASON.SUCCESS:
-        log.info("leadership transfer not possible yet (reason %s)", error)
 
 
 def _publish_metrics(status: RaftStatus) -> None:

@@ -116,6 +116,28 @@ def test_sigterm_leader_hands_off_leadership_before_exiting(fresh_cluster):
     assert post_task(c.urls[new_leader], "after hand-off").status_code == 201
 
 
+def test_a_hand_off_under_writes_is_invisible_to_the_clients_of_the_other_nodes(fresh_cluster):
+    c = fresh_cluster
+    leader = c.wait_leader()
+    survivors = [i for i in range(3) if i != leader]
+    # The leader takes no new entry during the hand-off: the followers' forwarded writes are dropped
+    # there and proposed again to the new leader. Their clients must not notice.
+    with Writers([c.urls[i] for i in survivors], clients=6, prefix="h") as writers:
+        wait_until(lambda: len(writers.acked) >= 30, 30, message="writes before the hand-off")
+        stopped_at = time.monotonic()
+        c.stop_node(leader)
+        new_leader = c.wait_leader(10, among=survivors)
+        wait_until(lambda: writers.acks_after(stopped_at) >= 30, 30, message="writes after the hand-off")
+    assert "leadership handed off" in c.nodes[leader].log_path.read_text()
+    assert new_leader in survivors
+    assert not writers.errors, writers.errors[:3]
+    assert not writers.retried, writers.retried[:3]
+    acked_ids = set(writers.acked.values())
+    assert len(acked_ids) == len(writers.acked)
+    for i in survivors:
+        wait_until(lambda i=i: acked_ids <= task_ids(c, i), 30, message=f"acked writes on node-{i}")
+
+
 def test_restarting_all_three_keeps_the_data(fresh_cluster):
     c = fresh_cluster
     ids = {post_task(c.urls[i % 3], f"durable {i}").json()["id"] for i in range(20)}
