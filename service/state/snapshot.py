@@ -14,10 +14,12 @@ import gzip
 import os
 import pickle
 
+import pymysql
+
 from .schema import REPLICATED_TABLES
 
 FORMAT = 1
-CHUNK = 2000
+CHUNK = 500
 _PRIMARY_KEYS = {"nodes": "node_id", "tasks": "task_id", "raft_log": "log_index, op_seq", "raft_meta": "id"}
 
 
@@ -34,7 +36,9 @@ def write_dump(conn, path: str, raft_tuple, state_index: int) -> None:
     with open(tmp, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
             pickle.dump({"format": FORMAT, "raft": raft_tuple, "state_index": state_index}, out, protocol=4)
-            with conn.cursor() as cur:
+            # Unbuffered: rows stream from the server CHUNK at a time. A buffered cursor would hold a whole
+            # table (raft_log grows with every write) in memory at every snapshot.
+            with conn.cursor(pymysql.cursors.SSCursor) as cur:
                 for table in REPLICATED_TABLES:
                     cur.execute(f"SELECT * FROM {table} ORDER BY {_PRIMARY_KEYS[table]}")
                     columns = [d[0] for d in cur.description]
