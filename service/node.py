@@ -157,8 +157,7 @@ class TaskraftNode:
         self._stop.set()
         if not self.started:
             return
-        if self.raft.status.is_leader:
-            self.raft.hand_off_leadership(handoff_timeout)
+        self.raft.hand_off_leadership(handoff_timeout)  # returns at once unless leader
         self._runner.stop()
         self.applier.stop()
         self.started = False

@@ -175,8 +175,11 @@ class RaftNode(SyncObj):
             self._holding_writes = False
             self.wake()  # commands held back go out (to the new leader if there is one)
 
+    def _handing_off(self) -> bool:
+        return self._holding_writes and self._isLeader()
+
     def _checkCommandsToApply(self):
-        if self._holding_writes and self._isLeader():
+        if self._handing_off():
             return  # a hand-off is under way (hand_off_leadership)
         SyncObj._checkCommandsToApply(self)
 
@@ -194,7 +197,7 @@ class RaftNode(SyncObj):
         """
         if message.get("type") == LINK_PING:
             return  # it has done its job by being read (see _keep_links_alive)
-        if message.get("type") == "apply_command" and self._holding_writes and self._isLeader():
+        if message.get("type") == "apply_command" and self._handing_off():
             return  # a hand-off is under way; the sender proposes it again to the next leader
         if message.get("type") == "append_entries" and "prevLogIdx" in message and "transmission" not in message:
             hint = self._conflict_hint(message["prevLogIdx"], message["prevLogTerm"])

@@ -42,7 +42,7 @@ class WriteScript:
         self._texts: list[str] = []
 
     def add(self, sql: str, args: tuple | list | None = None) -> None:
-        self._texts.append(self._cur.mogrify(sql, args) if args is not None else sql)
+        self._texts.append(self._cur.mogrify(sql, args))  # no args: the text as given
 
     def add_rows(self, head: str, row_template: str, rows: list[tuple]) -> None:
         """`head` + VALUES of every row, as multi-row INSERTs of at most MAX_SCRIPT_BYTES each."""
