@@ -3,7 +3,8 @@
 `apply_entries` runs inside ONE transaction that the caller opened on a dedicated connection.
 Every operation's effects, its `raft_log` row and the new `applied_index` commit together, so a
 crash never leaves half an entry behind, and replaying an entry at or below `applied_index` is a
-no-op. Ids come from the replicated `next_task_id`, timestamps from the command: two replicas
+no-op. The stored `applied_index` is that of the last entry that carried operations: read barriers
+(entries without any) leave it alone, so it is the same on every replica at the same state. Ids come from the replicated `next_task_id`, timestamps from the command: two replicas
 applying the same log produce byte-identical tables.
 
 Deterministic failures (missing task, version mismatch, a reused idempotency key) are results,
@@ -143,9 +144,14 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
         for entry, seq, op in ops:
             results[op["rid"]] = _apply_op(meta, entry, seq, op, batch)
         batch.flush_tasks()
-        if pending:
-            meta.applied_index = pending[-1].index
-            meta.applied_term = pending[-1].term
+        # The stored index moves with entries that carry operations only. A read barrier changes no
+        # table, and the applier skips a batch made of barriers alone; if barriers moved the stored
+        # index here, replicas would store different indexes for one state, depending on how their
+        # entries happened to be batched.
+        carrying = [entry for entry in pending if entry.command.get("ops")]
+        if carrying:
+            meta.applied_index = carrying[-1].index
+            meta.applied_term = carrying[-1].term
         if batch.log_rows:
             batch.writes.add_rows(_INSERT_LOG, _LOG_ROW, batch.log_rows)
         if meta.applied_index != start_index:
