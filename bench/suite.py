@@ -11,6 +11,7 @@ Figures are printed as a table and never asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -389,10 +390,16 @@ class Bench:
     def run(self) -> dict:
         info = machine()
         started = time.time()
-        with tempfile.TemporaryDirectory(prefix="taskraft-bench-", ignore_cleanup_errors=True) as tmp:
+        with contextlib.ExitStack() as stack:
+            if self.args.keep:
+                tmp = Path(self.args.keep)
+                tmp.mkdir(parents=True, exist_ok=True)
+            else:
+                tmp = Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="taskraft-bench-", ignore_cleanup_errors=True)))
             for name in self.only:
-                d = Path(tmp) / name
-                d.mkdir()
+                d = tmp / name
+                d.mkdir(exist_ok=True)
                 self.run_system(name, d)
         self.progress.close()
         compute_ratios(self.rows)
@@ -648,6 +655,8 @@ def parse_args(argv=None):
     p.add_argument("--env", action="append", default=[], metavar="TASKRAFT_X=V",
                    help="extra environment for taskraft nodes (repeatable), e.g. TASKRAFT_APPEND_ENTRIES_PERIOD=0.01")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--keep", metavar="DIR", help="run in DIR and keep it afterwards (node logs, databases) "
+                   "instead of a temporary directory; DIR must not hold an earlier run")
     p.add_argument("--profile", metavar="DIR", help="py-spy the taskraft leader during the 64-client writes; "
                    "collapsed stacks and a summary go to DIR")
     return p.parse_args(argv)
@@ -655,6 +664,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.keep and Path(args.keep).exists() and any(Path(args.keep).iterdir()):
+        raise SystemExit(f"--keep {args.keep}: the directory is not empty")
     result = Bench(args).run()
     print(table(result))
     if args.json:
