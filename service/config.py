@@ -24,6 +24,9 @@ class RaftTimings:
     append_entries_period: float = 0.02
     raft_min_timeout: float = 0.5
     raft_max_timeout: float = 1.0
+    # Each node draws its election timeout from its own slice of [min, max], by its place in the peer
+    # list, so two followers orphaned together rarely time out together and split the vote.
+    ranked_election_timeouts: bool = True
     leader_fallback_timeout: float = 2.0
     connection_timeout: float = 2.0
     connection_retry_time: float = 0.5

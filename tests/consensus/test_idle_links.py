@@ -53,7 +53,8 @@ def nodes(tmp_path):
             }
         )
         timings = dataclasses.replace(
-            cfg.timings, raft_min_timeout=low, raft_max_timeout=high, connection_timeout=CONNECTION_TIMEOUT
+            cfg.timings, raft_min_timeout=low, raft_max_timeout=high, ranked_election_timeouts=False,
+            connection_timeout=CONNECTION_TIMEOUT,
         )
         made.append(RaftNode(dataclasses.replace(cfg, timings=timings), Applier(connect=lambda: None)))
     yield made
