@@ -27,6 +27,9 @@ class RaftTimings:
     # Each node draws its election timeout from its own slice of [min, max], by its place in the peer
     # list, so two followers orphaned together rarely time out together and split the vote.
     ranked_election_timeouts: bool = True
+    # After refusing a candidate whose log is behind ours, stand this soon unless a leader appears
+    # (0: wait for our own election timeout). See RaftNode._receive_vote_request.
+    stand_after_refusing: float = 0.1
     leader_fallback_timeout: float = 2.0
     connection_timeout: float = 2.0
     connection_retry_time: float = 0.5

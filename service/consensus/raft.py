@@ -20,6 +20,7 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj.journal import MemoryJournal
 from pysyncobj.pipe_notifier import PipeNotifier
 from pysyncobj.monotonic import monotonic as raft_clock
+from pysyncobj.syncobj import _RAFT_STATE
 from pysyncobj.tcp_connection import CONNECTION_STATE
 
 from .. import metrics
@@ -235,6 +236,9 @@ class RaftNode(SyncObj):
         if message.get("type") == "append_entries" and "prevLogIdx" not in message:
             self._receive_snapshot_message(node, message)
             return
+        if message.get("type") == "request_vote":
+            self._receive_vote_request(node, message)
+            return
         if message.get("type") == "next_node_idx":
             next_index = self._SyncObj__raftNextIndex
             before = next_index.get(node)
@@ -254,6 +258,30 @@ class RaftNode(SyncObj):
             # follower can hold less than it once acknowledged, and must be sent what it lacks.
             return
         SyncObj._SyncObj__onMessageReceived(self, node, message)
+
+    def _receive_vote_request(self, node, message) -> None:
+        """PySyncObj's vote handling; then, if we refused a candidate whose log is behind ours, stand soon.
+
+        Under write load one follower is often an entry or two behind the other when the leader
+        dies. If the one behind times out first, its candidacy is refused (its log is not up to
+        date) and the one ahead only stands at its own election timeout, up to a whole timeout later.
+        Having refused such a candidate, we stand after `stand_after_refusing` seconds unless a
+        leader's heartbeat comes first (PySyncObj restarts the election timer on every one): the
+        candidate may still win with another node's vote. Only when an election starts changes,
+        so the vote rules, and safety, are PySyncObj's as before.
+        """
+        SyncObj._SyncObj__onMessageReceived(self, node, message)
+        delay = self._cfg.timings.stand_after_refusing
+        if delay <= 0 or message.get("term", 0) < self.raftCurrentTerm or self._getLeader() is not None:
+            return
+        if self._SyncObj__raftState != _RAFT_STATE.FOLLOWER:
+            return
+        _command, last_index, last_term = self._SyncObj__raftLog[-1]
+        if (message["last_log_term"], message["last_log_index"]) >= (last_term, last_index):
+            return  # not behind us: granted, or refused for having voted already
+        soon = raft_clock() + delay  # the clock of PySyncObj's election deadline
+        if self._SyncObj__raftElectionDeadline > soon:
+            self._SyncObj__raftElectionDeadline = soon
 
     def _receive_snapshot_message(self, node, message) -> None:
         """A part of a snapshot transfer: it may install the snapshot, never commit our own entries.
