@@ -41,7 +41,15 @@ def wait_for_database(settings: MySQLSettings, timeout: float) -> None:
 
 
 def read_pool(settings: MySQLSettings, size: int) -> PooledDB:
-    """Autocommit connections, so every read sees the latest applied transaction."""
+    """Autocommit connections, so every read sees the latest applied transaction.
+
+    One round trip per read: no ping when a connection is borrowed (`ping=0`) and no rollback when it
+    is returned (`reset=False`; every read is one autocommit statement, so there is nothing to roll
+    back). A connection the server dropped fails its next statement, and DBUtils then reconnects and
+    runs the statement again once, which is safe for reads.
+    """
     kwargs = settings.connect_kwargs()
     kwargs["autocommit"] = True
-    return PooledDB(pymysql, mincached=0, maxcached=size, maxconnections=size * 2, blocking=True, ping=1, **kwargs)
+    return PooledDB(
+        pymysql, mincached=0, maxcached=size, maxconnections=size * 2, blocking=True, ping=0, reset=False, **kwargs
+    )
