@@ -165,12 +165,19 @@ class RaftNode(SyncObj):
             if not self._status.is_leader:
                 return True
             started = time.monotonic()
-            moved = self._hand_off(started + timeout)
-            log.info("raft: leadership %s after %.3f s", "handed off" if moved else "NOT handed off",
-                     time.monotonic() - started)
+            progress = {"refused": 0, "timeout_now_at": None}
+            moved = self._hand_off(started + timeout, progress)
+            sent = progress["timeout_now_at"]
+            log.info(
+                "raft: leadership %s after %.3f s (%d transfer attempts refused; TimeoutNow sent at %s)",
+                "handed off" if moved else "NOT handed off",
+                time.monotonic() - started,
+                progress["refused"],
+                "-" if sent is None else f"{sent - started:.3f} s",
+            )
             return moved
 
-    def _hand_off(self, deadline: float) -> bool:
+    def _hand_off(self, deadline: float, progress: dict) -> bool:
         self._holding_writes = True
         try:
             while time.monotonic() < deadline:
@@ -184,8 +191,10 @@ class RaftNode(SyncObj):
                 except queue.Empty:
                     continue
                 if error != FAIL_REASON.SUCCESS:
+                    progress["refused"] += 1
                     time.sleep(0.02)  # the target lacks the last entries: they are on their way
                     continue
+                progress["timeout_now_at"] = time.monotonic()
                 moved_by = min(deadline, time.monotonic() + 0.5)  # TimeoutNow sent: an election follows
                 while time.monotonic() < moved_by:
                     if not self._status.is_leader:
