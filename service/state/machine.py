@@ -4,8 +4,9 @@
 Every operation's effects, its `raft_log` row and the new `applied_index` commit together, so a
 crash never leaves half an entry behind, and replaying an entry at or below `applied_index` is a
 no-op. The stored `applied_index` is that of the last entry that carried operations: read barriers
-(entries without any) leave it alone, so it is the same on every replica at the same state. Ids come from the replicated `next_task_id`, timestamps from the command: two replicas
-applying the same log produce byte-identical tables.
+(entries without any) leave it alone, so it is the same on every replica at the same state. Ids come
+from the replicated `next_task_id`, timestamps from the command: two replicas applying the same log
+produce byte-identical tables.
 
 Deterministic failures (missing task, version mismatch, a reused idempotency key) are results,
 recorded like successes. Only database errors propagate; the caller rolls back and retries.

@@ -8,30 +8,19 @@ order in which they stand certain.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pytest
 
-from taskraft.config import load_config
 from taskraft.consensus.raft import RaftNode, election_timeout_range
 from taskraft.state.applier import Applier
 
 from ..helpers import free_port_base
+from .configs import raft_config
 
 
 def _config(peers: list[str], i: int, data_dir, **timings):
-    cfg = load_config(
-        {
-            "node_id": f"n{i}",
-            "raft_advertise": peers[i],
-            "raft_bind": peers[i],
-            "peers": ",".join(peers),
-            "data_dir": str(data_dir / f"n{i}"),
-            "raft_secret": "election-timeouts-test",
-        }
-    )
-    return dataclasses.replace(cfg, timings=dataclasses.replace(cfg.timings, **timings))
+    return raft_config(peers, i, data_dir / f"n{i}", secret="election-timeouts-test", **timings)
 
 
 PEERS = ["10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"]

@@ -12,10 +12,11 @@ import pytest
 from pysyncobj.syncobj import _COMMAND_TYPE, _bchr
 
 from taskraft import commands as c
-from taskraft.config import load_config
 from taskraft.consensus.raft import RaftNode
 from taskraft.consensus.status import status_from_pysyncobj
 from taskraft.state.applier import Applier
+
+from .configs import raft_config
 
 OLD_TERM, NEW_TERM = 3, 4
 
@@ -31,15 +32,7 @@ def _command(title: str) -> bytes:
 @pytest.fixture
 def stale_leader(tmp_path):
     """A node whose log holds 1..3 (committed, term 1) and 4..8 (its own term, never committed)."""
-    cfg = load_config(
-        {
-            "node_id": "n2",
-            "raft_advertise": "127.0.0.1:7002",
-            "peers": "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
-            "data_dir": str(tmp_path),
-            "insecure": True,
-        }
-    )
+    cfg = raft_config(["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"], 2, tmp_path)
     node = RaftNode(cfg, Applier(connect=lambda: None), auto_tick=False)
     journal = node._SyncObj__raftLog
     for index in (2, 3):

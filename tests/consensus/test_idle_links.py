@@ -9,16 +9,15 @@ with the link, and the election needed a second round (term + 2, twice the failo
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import pytest
 
-from taskraft.config import load_config
 from taskraft.consensus.raft import RaftNode
 from taskraft.state.applier import Applier
 
 from ..helpers import free_port_base
+from .configs import raft_config
 
 CONNECTION_TIMEOUT = 2.0  # PySyncObj wants it >= the longest election timeout
 # Election timeouts that never overlap: whichever node leads, of the two others the same one always
@@ -42,21 +41,11 @@ def nodes(tmp_path):
     peers = [f"127.0.0.1:{base + i}" for i in range(3)]
     made = []
     for i, (low, high) in enumerate(ELECTION_TIMEOUTS):
-        cfg = load_config(
-            {
-                "node_id": f"n{i}",
-                "raft_advertise": peers[i],
-                "raft_bind": peers[i],
-                "peers": ",".join(peers),
-                "data_dir": str(tmp_path / f"n{i}"),
-                "raft_secret": "idle-links-test",
-            }
+        cfg = raft_config(
+            peers, i, tmp_path / f"n{i}", secret="idle-links-test", raft_min_timeout=low, raft_max_timeout=high,
+            ranked_election_timeouts=False, connection_timeout=CONNECTION_TIMEOUT,
         )
-        timings = dataclasses.replace(
-            cfg.timings, raft_min_timeout=low, raft_max_timeout=high, ranked_election_timeouts=False,
-            connection_timeout=CONNECTION_TIMEOUT,
-        )
-        made.append(RaftNode(dataclasses.replace(cfg, timings=timings), Applier(connect=lambda: None)))
+        made.append(RaftNode(cfg, Applier(connect=lambda: None)))
     yield made
     for node in made:
         node.destroy()

@@ -8,31 +8,21 @@ real RaftNode (PySyncObj, our journal on disk) are driven by hand, without ticki
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from pysyncobj.monotonic import monotonic as raft_clock
 from pysyncobj.syncobj import _COMMAND_TYPE, _bchr
 
-from taskraft.config import load_config
 from taskraft.consensus.raft import RaftNode
 from taskraft.state.applier import Applier
+
+from .configs import raft_config
 
 TERM = 2
 LAST_INDEX = 5
 
 
 def _node(tmp_path, **timings) -> RaftNode:
-    cfg = load_config(
-        {
-            "node_id": "n2",
-            "raft_advertise": "127.0.0.1:7002",
-            "peers": "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
-            "data_dir": str(tmp_path),
-            "insecure": True,
-        }
-    )
-    cfg = dataclasses.replace(cfg, timings=dataclasses.replace(cfg.timings, **timings))
+    cfg = raft_config(["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"], 2, tmp_path, **timings)
     node = RaftNode(cfg, Applier(connect=lambda: None), auto_tick=False)
     journal = node._SyncObj__raftLog
     for index in range(2, LAST_INDEX + 1):
