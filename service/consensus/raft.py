@@ -107,6 +107,7 @@ class RaftNode(SyncObj):
         self._sent_upto = (0, 0)  # (last log index, commit index) the followers were last sent
         self._last_hint: tuple | None = None  # the last conflict hint sent, and when
         self._last_hint_at = 0.0
+        self._rewound_to: dict = {}  # peer -> (term, index) nextIndex was last moved back to on its rejection
         self._last_connect_check = 0.0
         self._last_link_ping = 0.0
         self._holding_writes = False  # during a leadership hand-off: append nothing new
@@ -251,6 +252,8 @@ class RaftNode(SyncObj):
             self._receive_vote_request(node, message)
             return
         if message.get("type") == "next_node_idx":
+            if message.get("success"):
+                self._rewound_to.pop(node, None)  # it took an append: its next rejection is news
             next_index = self._SyncObj__raftNextIndex
             before = next_index.get(node)
             SyncObj._SyncObj__onMessageReceived(self, node, message)
@@ -265,10 +268,32 @@ class RaftNode(SyncObj):
                 return
             if message.get("success") and not message.get("reset"):
                 next_index[node] = before  # an older acknowledgement: do not resend what is in flight
+                return
             # A rejection may move nextIndex back, even below matchIndex: a wiped or restarted
             # follower can hold less than it once acknowledged, and must be sent what it lacks.
+            # But a follower behind us rejects EVERY append that was in flight, and acting on the
+            # first rejection is enough: we resend from there, so the others arrive stale. Moving
+            # back again for each of them sent the follower the same entries once per rejection
+            # (PySyncObj's follower then truncates and re-adds entries it has already applied),
+            # and the first commit after a leader change waited for those copies. Our resend from
+            # `t` can only be answered by a success or by a rejection naming an index below `t`,
+            # so until a success, a rejection naming `t` or more is one of the stale ones.
+            term, rewound = self._rewound_to.get(node, (None, None))
+            if term == self.raftCurrentTerm and after >= rewound:
+                next_index[node] = before
+                return
+            self._rewound_to[node] = (self.raftCurrentTerm, after)
+            self._sent_upto = None  # resend from there at the next tick, not at the next heartbeat
             return
         SyncObj._SyncObj__onMessageReceived(self, node, message)
+
+    def _SyncObj__onNodeConnected(self, node):
+        self._rewound_to.pop(node, None)  # a new connection: nothing of the old one is in flight
+        SyncObj._SyncObj__onNodeConnected(self, node)
+
+    def _SyncObj__onNodeDisconnected(self, node):
+        self._rewound_to.pop(node, None)
+        SyncObj._SyncObj__onNodeDisconnected(self, node)
 
     def _receive_vote_request(self, node, message) -> None:
         """PySyncObj's vote handling; then, if we refused a candidate whose log is behind ours, stand soon.
