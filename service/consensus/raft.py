@@ -19,6 +19,7 @@ import pysyncobj.syncobj as _syncobj_module
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj.journal import MemoryJournal
 from pysyncobj.pipe_notifier import PipeNotifier
+from pysyncobj.serializer import Serializer
 from pysyncobj.monotonic import monotonic as raft_clock
 from pysyncobj.syncobj import _RAFT_STATE
 from pysyncobj.tcp_connection import CONNECTION_STATE
@@ -39,6 +40,23 @@ def _create_journal(path=None):
 
 # PySyncObj builds its journal through this module-level factory; ours fsyncs (see journal.py).
 _syncobj_module.createJournal = _create_journal
+
+
+class _SeedingSerializer(Serializer):
+    """PySyncObj's Serializer; before it streams the snapshot file to a follower, our hooks make it a full dump.
+
+    Installed as the class PySyncObj builds (like the journal above), so no tick can stream a
+    compaction marker before the hooks are in place. See SnapshotHooks.transmission_data.
+    """
+
+    def getTransmissionData(self, transmissionID):
+        hooks = getattr(self._Serializer__serializer, "__self__", None)
+        if not isinstance(hooks, SnapshotHooks):
+            return Serializer.getTransmissionData(self, transmissionID)
+        return hooks.transmission_data(lambda tid: Serializer.getTransmissionData(self, tid), transmissionID)
+
+
+_syncobj_module.Serializer = _SeedingSerializer
 
 Callback = Callable[[object, int], None]
 
@@ -112,7 +130,7 @@ class RaftNode(SyncObj):
         self._last_link_ping = 0.0
         self._holding_writes = False  # during a leadership hand-off: append nothing new
         self._handoff_lock = threading.Lock()
-        hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
+        hooks = self._hooks = SnapshotHooks(applier, str(cfg.snapshot_path))
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_compaction(str(cfg.journal_path), str(cfg.snapshot_path))
         conf = build_conf(cfg, hooks)
@@ -286,6 +304,50 @@ class RaftNode(SyncObj):
             self._sent_upto = None  # resend from there at the next tick, not at the next heartbeat
             return
         SyncObj._SyncObj__onMessageReceived(self, node, message)
+
+    def _SyncObj__sendAppendEntries(self):
+        """PySyncObj's, except that a follower waiting for a snapshot dump gets one heartbeat per round.
+
+        For a follower behind the compacted log, PySyncObj asks the serializer for the next chunk
+        of the snapshot file, and while there is none (our dump of the tables is being written,
+        see SnapshotHooks) it asks again and sends an empty snapshot message, in a loop, for a
+        whole appendEntriesPeriod of every round: the tick thread spun for as long as the dump took,
+        taking the interpreter from the dump itself. The follower only needs a heartbeat meanwhile,
+        so that it does not stand for election: it gets one, and PySyncObj's loop skips it.
+        """
+        waiting = self._followers_waiting_for_a_dump()
+        if not waiting:
+            SyncObj._SyncObj__sendAppendEntries(self)
+            return
+        transport = self._SyncObj__transport
+        heartbeat = {
+            "type": "append_entries",
+            "term": self.raftCurrentTerm,
+            "commit_index": self.raftCommitIndex,
+            "serialized": None,
+        }
+        connected = self._SyncObj__connectedNodes
+        skipped = [node for node in waiting if transport.send(node, heartbeat)]
+        for node in skipped:
+            connected.discard(node)
+        try:
+            SyncObj._SyncObj__sendAppendEntries(self)
+        finally:
+            for node in skipped:
+                link = getattr(transport, "_connections", {}).get(node)
+                if link is not None and link.state == CONNECTION_STATE.CONNECTED:
+                    connected.add(node)
+
+    def _followers_waiting_for_a_dump(self) -> list:
+        first = self._SyncObj__raftLog[0][1]
+        behind = [
+            node
+            for node, next_index in self._SyncObj__raftNextIndex.items()
+            if next_index <= first and node in self._SyncObj__connectedNodes
+        ]
+        if not behind or self._hooks.snapshot_ready():
+            return []
+        return behind
 
     def _SyncObj__onNodeConnected(self, node):
         self._rewound_to.pop(node, None)  # a new connection: nothing of the old one is in flight

@@ -1,11 +1,16 @@
-"""PySyncObj serializer hooks that turn its snapshots into consistent dumps of our MySQL tables.
+"""PySyncObj serializer hooks: compaction writes a marker, a follower to seed gets a full dump of our tables.
 
 PySyncObj calls the serializer on its tick thread and then renames the temporary file it named.
-Writing a large dump there would stall Raft, so the serializer only queues a snapshot request to
-the applier and returns without creating that file; PySyncObj's rename then fails, and from that
-point `serializeChecker` alone reports progress (SERIALIZING until the background writer has
-renamed a complete dump into place, then SUCCESS once, then NOT_SERIALIZING). Only after SUCCESS
-does PySyncObj drop the journal entries the snapshot covers.
+The serializer only queues a snapshot request to the applier and returns without creating that
+file; PySyncObj's rename then fails, and from that point `serializeChecker` alone reports progress
+(SERIALIZING until the applier has written the file at its place in the log, then SUCCESS once,
+then NOT_SERIALIZING). Only after SUCCESS does PySyncObj drop the journal entries the snapshot covers.
+
+For compaction the applier writes a marker (snapshot.write_marker): the database already holds
+every entry the journal drops, so nothing grows with the database. When PySyncObj starts streaming
+the snapshot file to a follower too far behind for the log, `transmission_data` first has the file
+replaced by a full dump of the tables for the same Raft tuple (Applier.dump_tables), and reports
+SERIALIZING meanwhile so no compaction replaces the file under it.
 
 The deserializer reads just the header (on the tick thread) and hands the rows to the applier,
 which replaces its tables unless its database is already at or past the dump.
@@ -31,7 +36,10 @@ class SnapshotHooks:
     def __init__(self, applier: Applier, snapshot_path: str):
         self._applier = applier
         self._path = snapshot_path
-        self._job: SnapshotJob | None = None
+        self._seed_path = f"{snapshot_path}.seed"
+        self._job: SnapshotJob | None = None  # compaction
+        self._seed: SnapshotJob | None = None  # a full dump for a follower
+        self._header_of: tuple | None = None  # (file identity, header) of the last header read
 
     def serialize(self, tmp_path: str, raft_tuple) -> None:
         last_entry = raft_tuple[0]
@@ -40,6 +48,10 @@ class SnapshotHooks:
     def check(self):
         job = self._job
         if job is None:
+            if self._seed is not None:
+                if self._seed.state not in ("success", "failed"):
+                    return SERIALIZER_STATE.SERIALIZING  # no compaction until the dump is in place
+                self._finish_seed()
             return SERIALIZER_STATE.NOT_SERIALIZING
         if job.state == "success":
             self._job = None
@@ -48,6 +60,69 @@ class SnapshotHooks:
             self._job = None
             return SERIALIZER_STATE.FAILED
         return SERIALIZER_STATE.SERIALIZING
+
+    def transmission_data(self, read_chunk, transmission_id):
+        """PySyncObj's Serializer.getTransmissionData (`read_chunk`), once the snapshot file holds tables.
+
+        Until then None: PySyncObj then sends nothing to seed the follower with and tries again at
+        its next heartbeat.
+        """
+        return read_chunk(transmission_id) if self.snapshot_ready() else None
+
+    def snapshot_ready(self) -> bool:
+        """Whether the snapshot file holds tables to stream; if it is a marker, start dumping them.
+
+        Called on PySyncObj's tick thread, like `check` and PySyncObj's own writes of this file.
+        """
+        if self._job is not None:
+            return False  # a compaction is under way
+        if self._seed is not None:
+            if self._seed.state not in ("success", "failed"):
+                return False  # the dump is being written
+            self._finish_seed()
+        header = self._current_header()
+        if header is None:
+            return False
+        if snapshot.has_tables(header):
+            return True
+        raft_tuple = header["raft"]
+        log.info("seeding a follower: dumping the tables for the snapshot at raft index %s", raft_tuple[0][1])
+        self._seed = self._applier.dump_tables(self._seed_path, raft_tuple, raft_tuple[0][1])
+        return False
+
+    def _finish_seed(self) -> None:
+        """Put a finished dump in place of the marker it was written for (on the tick thread).
+
+        Unless the snapshot file changed meanwhile: a snapshot received from a new leader, for
+        instance, when this node lost its leadership during the dump. Then the dump is dropped.
+        """
+        seed, self._seed = self._seed, None
+        if seed.state != "success":
+            return
+        header = self._current_header()
+        if header is not None and header["raft"] == seed.raft_tuple and not snapshot.has_tables(header):
+            os.replace(self._seed_path, self._path)
+            snapshot.fsync_dir(os.path.dirname(os.path.abspath(self._path)))
+            log.info("snapshot at raft index %s now holds the tables (state %s)", seed.raft_index, seed.state_index)
+        else:
+            try:
+                os.unlink(self._seed_path)
+            except FileNotFoundError:
+                pass
+
+    def _current_header(self) -> dict | None:
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            return None
+        identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._header_of is None or self._header_of[0] != identity:
+            try:
+                self._header_of = (identity, snapshot.read_header(self._path))
+            except Exception:
+                log.exception("cannot read the snapshot header of %s", self._path)
+                return None
+        return self._header_of[1]
 
     def deserialize(self, path: str):
         header = snapshot.read_header(path)

@@ -6,10 +6,12 @@ cause elections. The applier drains the queue in batches: each batch is ONE MySQ
 (`machine.apply_entries`), which is also where group commit pays.
 
 Besides entries, the queue carries two markers that keep snapshots exact:
-  - a snapshot request at index L: everything up to L is committed first, then a consistent
-    read view is opened at exactly that state and a background thread streams it to disk;
+  - a snapshot request at index L (compaction): everything up to L is committed first, then a
+    marker file records that the database holds the state at L (snapshot.write_marker); its cost
+    does not grow with the database;
   - a snapshot install: the tables are replaced by a dump received from the leader (or found at
     restart) unless this database is already at or past it.
+A full dump, needed only to seed a follower, is written off the queue by `dump_tables`.
 
 If the database fails, the batch is rolled back and retried with backoff; nothing is skipped, and
 `healthy` goes false so /readyz reports not ready.
@@ -261,23 +263,46 @@ class Applier:
                 log.exception("applied-index callback failed")
 
     def _start_snapshot(self, job: SnapshotJob) -> None:
-        """Open a read view at exactly this state and let a background thread write it out."""
-        reader = self._connect_reader()
+        """Compaction at index L: every entry up to L is committed in the database, so a marker will do.
+
+        Entries that carried no ops (read barriers) do not move the stored applied index, but they
+        change nothing either: the database is at L.
+        """
+        job.state_index = max(self.applied_index, job.raft_index)
+        started = time.monotonic()
         try:
+            snapshot.write_marker(job.path, job.raft_tuple, job.state_index)
+        except OSError:
+            log.exception("compaction marker write failed")
+            job.state = "failed"
+            return
+        job.state = "success"
+        log.info(
+            "compaction marker at raft index %s (state %s) written in %.3fs",
+            job.raft_index, job.state_index, time.monotonic() - started,
+        )
+
+    def dump_tables(self, path: str, raft_tuple: tuple, raft_index: int) -> SnapshotJob:
+        """Write a full dump of the tables for the snapshot whose Raft tuple is `raft_tuple`, in the background.
+
+        For seeding a follower. The database is at or past `raft_index` (that snapshot's compaction
+        ran after it was applied), so the dump's state index may be ahead of its Raft tuple: the
+        follower that installs it skips the entries it already holds, as on any replay. The dump
+        goes to `path`; putting it in place of the snapshot file is the caller's (SnapshotHooks).
+        """
+        job = SnapshotJob(raft_index, raft_tuple, path, state="writing")
+        threading.Thread(target=self._write_snapshot, args=(job,), name="taskraft-snapshot", daemon=True).start()
+        return job
+
+    def _write_snapshot(self, job: SnapshotJob) -> None:
+        started = time.monotonic()
+        reader = None
+        try:
+            reader = self._connect_reader()
             with reader.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
                 job.state_index = max(read_meta(cur, lock=False).applied_index, job.raft_index)
-        except BaseException:
-            reader.close()
-            raise
-        job.state = "writing"
-        threading.Thread(target=self._write_snapshot, args=(job, reader), name="taskraft-snapshot", daemon=True).start()
-
-    @staticmethod
-    def _write_snapshot(job: SnapshotJob, reader) -> None:
-        started = time.monotonic()
-        try:
             snapshot.write_dump(reader, job.path, job.raft_tuple, job.state_index)
             job.state = "success"
             log.info(
@@ -291,8 +316,9 @@ class Applier:
             job.state = "failed"
         finally:
             try:
-                reader.rollback()
-                reader.close()
+                if reader is not None:
+                    reader.rollback()
+                    reader.close()
             except Exception:
                 pass
 

@@ -1,10 +1,15 @@
-"""Snapshot files: a consistent dump of the replicated tables plus PySyncObj's own tuple.
+"""Snapshot files: PySyncObj's own tuple, and a consistent dump of the replicated tables when one is needed.
 
-A PySyncObj snapshot carries no application data, so ours does: the file holds a header (the Raft
+A PySyncObj snapshot carries no application data, so ours can: the file holds a header (the Raft
 tuple and the index the tables are at) followed by every row of every replicated table, as a gzip
-pickle stream. The same file is what a leader streams to a follower that is too far behind.
+pickle stream. That full dump is what a leader streams to a follower too far behind to catch up
+from the log.
 
-    header  = {"format": 1, "raft": (last_entry, prev_entry, cluster), "state_index": N}
+Compaction itself needs no dump: every entry it drops from the journal is already committed in this
+node's own database. So compaction writes a MARKER, the header alone ("tables": False), whose cost
+does not grow with the database; a full dump is written only when a follower must be seeded.
+
+    header  = {"format": 1, "raft": (last_entry, prev_entry, cluster), "state_index": N, "tables": bool}
     records = ("table", name, columns) | ("rows", name, [row, ...]) | ("end",)
 """
 
@@ -35,7 +40,8 @@ def write_dump(conn, path: str, raft_tuple, state_index: int) -> None:
     tmp = f"{path}.writing"
     with open(tmp, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
-            pickle.dump({"format": FORMAT, "raft": raft_tuple, "state_index": state_index}, out, protocol=4)
+            header = {"format": FORMAT, "raft": raft_tuple, "state_index": state_index, "tables": True}
+            pickle.dump(header, out, protocol=4)
             # Unbuffered: rows stream from the server CHUNK at a time. A buffered cursor would hold a whole
             # table (raft_log grows with every write) in memory at every snapshot.
             with conn.cursor(pymysql.cursors.SSCursor) as cur:
@@ -52,7 +58,28 @@ def write_dump(conn, path: str, raft_tuple, state_index: int) -> None:
         raw.flush()
         os.fsync(raw.fileno())
     os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def write_marker(path: str, raft_tuple, state_index: int) -> None:
+    """A snapshot file without tables: the journal up to the tuple's entry may go, the database holds it.
+
+    Written to a temporary name, fsynced, then renamed into place, like a dump.
+    """
+    tmp = f"{path}.writing"
+    with open(tmp, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
+            header = {"format": FORMAT, "raft": raft_tuple, "state_index": state_index, "tables": False}
+            pickle.dump(header, out, protocol=4)
+            pickle.dump(("end",), out, protocol=4)
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def has_tables(header: dict) -> bool:
+    return bool(header.get("tables", True))
 
 
 def read_header(path: str) -> dict:
@@ -69,6 +96,12 @@ def load_dump(conn, path: str) -> int:
         header = pickle.load(src)
         if header.get("format") != FORMAT:
             raise SnapshotError(f"{path} is not a taskraft snapshot")
+        if not has_tables(header):
+            raise SnapshotError(
+                f"{path} is a compaction marker at state {header['state_index']} and holds no tables; this "
+                "node's database is behind it (was it replaced?). Empty the node's Raft directory so the "
+                "leader seeds it with a full dump."
+            )
         for table in reversed(REPLICATED_TABLES):
             cur.execute(f"DELETE FROM {table}")
         columns: dict[str, list[str]] = {}
@@ -87,7 +120,7 @@ def load_dump(conn, path: str) -> int:
     return int(header["state_index"])
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -99,6 +99,10 @@ def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
     assert len(task_ids(c, victim)) == 170
     # the journal was compacted, so the victim must have been rebuilt from a snapshot, not from the log
     assert "installed snapshot" in c.nodes[victim].log_path.read_text()
+    # compaction only wrote markers; the tables were dumped when the victim had to be seeded
+    leader_log = c.nodes[leader].log_path.read_text()
+    assert "compaction marker at raft index" in leader_log
+    assert "seeding a follower: dumping the tables" in leader_log
 
 
 def test_sigterm_leader_hands_off_leadership_before_exiting(fresh_cluster):
