@@ -37,6 +37,9 @@ class RaftTimings:
     dns_fail_cache_time: float = 2.0
     log_compaction_min_entries: int = 5000
     log_compaction_min_time: float = 300.0
+    # Compaction leaves this many applied entries in the log, so that a follower back from a restart
+    # catches up from the log instead of needing a dump of the whole database (etcd keeps 5,000 too).
+    compaction_keep_entries: int = 5000
     eager_append: bool = True  # send new entries / commit index at once, not at the next heartbeat
     max_entries_in_flight: int = 2  # group commit: ops wait (and share an entry) beyond this many
 

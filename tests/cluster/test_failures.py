@@ -87,7 +87,10 @@ def _fill_then_wipe_a_follower(c, tasks: int) -> tuple[int, int]:
     return leader, victim
 
 
-@pytest.mark.parametrize("fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40"}], indirect=True)
+@pytest.mark.parametrize(
+    "fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40", "TASKRAFT_COMPACTION_KEEP_ENTRIES": "10"}],
+    indirect=True,
+)
 def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
     c = fresh_cluster
     leader, victim = _fill_then_wipe_a_follower(c, 150)
@@ -103,6 +106,33 @@ def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
     leader_log = c.nodes[leader].log_path.read_text()
     assert "compaction marker at raft index" in leader_log
     assert "seeding a follower: dumping the tables" in leader_log
+
+
+@pytest.mark.parametrize(
+    "fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40", "TASKRAFT_COMPACTION_KEEP_ENTRIES": "60"}],
+    indirect=True,
+)
+def test_a_follower_back_from_a_restart_catches_up_from_the_log_after_compactions(fresh_cluster):
+    """Compaction keeps the last entries: a follower away while the leader compacted needs no dump."""
+    c = fresh_cluster
+    leader = c.wait_leader()
+    follower = (leader + 1) % 3
+    for i in range(60):
+        assert post_task(c.urls[leader], f"before {i}").status_code == 201
+    wait_converged(c, [0, 1, 2])
+    c.stop_node(follower)
+    # Past 40 + 60 entries the leader compacts: up to its last applied entry, the follower (60
+    # behind at most) would be behind the log; 60 entries back, it is not.
+    for i in range(50):
+        assert post_task(c.urls[leader], f"while away {i}").status_code == 201
+    leader_log = c.nodes[leader].log_path
+    wait_until(lambda: "compaction marker at raft index" in leader_log.read_text(), 30, message="a compaction")
+    c.start_node(follower)
+    c.wait_ready(60, nodes=[follower])
+    wait_converged(c, [0, 1, 2], timeout=60)
+    assert len(task_ids(c, follower)) == 110
+    assert "installed snapshot" not in c.nodes[follower].log_path.read_text()
+    assert "seeding a follower" not in leader_log.read_text()
 
 
 def test_sigterm_leader_hands_off_leadership_before_exiting(fresh_cluster):
