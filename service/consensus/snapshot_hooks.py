@@ -48,10 +48,8 @@ class SnapshotHooks:
     def check(self):
         job = self._job
         if job is None:
-            if self._seed is not None:
-                if self._seed.state not in ("success", "failed"):
-                    return SERIALIZER_STATE.SERIALIZING  # no compaction until the dump is in place
-                self._finish_seed()
+            if self._seed_running():
+                return SERIALIZER_STATE.SERIALIZING  # no compaction until the dump is in place
             return SERIALIZER_STATE.NOT_SERIALIZING
         if job.state == "success":
             self._job = None
@@ -74,12 +72,8 @@ class SnapshotHooks:
 
         Called on PySyncObj's tick thread, like `check` and PySyncObj's own writes of this file.
         """
-        if self._job is not None:
-            return False  # a compaction is under way
-        if self._seed is not None:
-            if self._seed.state not in ("success", "failed"):
-                return False  # the dump is being written
-            self._finish_seed()
+        if self._job is not None or self._seed_running():
+            return False  # a compaction, or the dump, is under way
         header = self._current_header()
         if header is None:
             return False
@@ -87,7 +81,16 @@ class SnapshotHooks:
             return True
         raft_tuple = header["raft"]
         log.info("seeding a follower: dumping the tables for the snapshot at raft index %s", raft_tuple[0][1])
-        self._seed = self._applier.dump_tables(self._seed_path, raft_tuple, raft_tuple[0][1])
+        self._seed = self._applier.dump_tables(self._seed_path, raft_tuple)
+        return False
+
+    def _seed_running(self) -> bool:
+        """Whether a dump for a follower is being written; a finished one is put in place first."""
+        if self._seed is None:
+            return False
+        if self._seed.state not in ("success", "failed"):
+            return True
+        self._finish_seed()
         return False
 
     def _finish_seed(self) -> None:

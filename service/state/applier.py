@@ -282,15 +282,15 @@ class Applier:
             job.raft_index, job.state_index, time.monotonic() - started,
         )
 
-    def dump_tables(self, path: str, raft_tuple: tuple, raft_index: int) -> SnapshotJob:
+    def dump_tables(self, path: str, raft_tuple: tuple) -> SnapshotJob:
         """Write a full dump of the tables for the snapshot whose Raft tuple is `raft_tuple`, in the background.
 
-        For seeding a follower. The database is at or past `raft_index` (that snapshot's compaction
-        ran after it was applied), so the dump's state index may be ahead of its Raft tuple: the
+        For seeding a follower. The database is at or past the tuple's last entry (that snapshot's
+        compaction ran after it was applied), so the dump's state index may be ahead of its Raft tuple: the
         follower that installs it skips the entries it already holds, as on any replay. The dump
         goes to `path`; putting it in place of the snapshot file is the caller's (SnapshotHooks).
         """
-        job = SnapshotJob(raft_index, raft_tuple, path, state="writing")
+        job = SnapshotJob(raft_tuple[0][1], raft_tuple, path, state="writing")
         threading.Thread(target=self._write_snapshot, args=(job,), name="taskraft-snapshot", daemon=True).start()
         return job
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+from typing import Callable
 
 import pymysql
 
@@ -33,44 +34,38 @@ class SnapshotError(RuntimeError):
 
 
 def write_dump(conn, path: str, raft_tuple, state_index: int) -> None:
-    """Stream every replicated table from `conn` (already inside a consistent-snapshot transaction) to `path`.
+    """Stream every replicated table from `conn` (already inside a consistent-snapshot transaction) to `path`."""
 
-    The file is written to a temporary name, fsynced, then renamed into place.
-    """
-    tmp = f"{path}.writing"
-    with open(tmp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
-            header = {"format": FORMAT, "raft": raft_tuple, "state_index": state_index, "tables": True}
-            pickle.dump(header, out, protocol=4)
-            # Unbuffered: rows stream from the server CHUNK at a time. A buffered cursor would hold a whole
-            # table (raft_log grows with every write) in memory at every snapshot.
-            with conn.cursor(pymysql.cursors.SSCursor) as cur:
-                for table in REPLICATED_TABLES:
-                    cur.execute(f"SELECT * FROM {table} ORDER BY {_PRIMARY_KEYS[table]}")
-                    columns = [d[0] for d in cur.description]
-                    pickle.dump(("table", table, columns), out, protocol=4)
-                    while True:
-                        rows = cur.fetchmany(CHUNK)
-                        if not rows:
-                            break
-                        pickle.dump(("rows", table, [tuple(r) for r in rows]), out, protocol=4)
-            pickle.dump(("end",), out, protocol=4)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(tmp, path)
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
+    def records(out) -> None:
+        # Unbuffered: rows stream from the server CHUNK at a time. A buffered cursor would hold a whole
+        # table (raft_log grows with every write) in memory at every snapshot.
+        with conn.cursor(pymysql.cursors.SSCursor) as cur:
+            for table in REPLICATED_TABLES:
+                cur.execute(f"SELECT * FROM {table} ORDER BY {_PRIMARY_KEYS[table]}")
+                columns = [d[0] for d in cur.description]
+                pickle.dump(("table", table, columns), out, protocol=4)
+                while True:
+                    rows = cur.fetchmany(CHUNK)
+                    if not rows:
+                        break
+                    pickle.dump(("rows", table, [tuple(r) for r in rows]), out, protocol=4)
+
+    _write_file(path, {"format": FORMAT, "raft": raft_tuple, "state_index": state_index, "tables": True}, records)
 
 
 def write_marker(path: str, raft_tuple, state_index: int) -> None:
-    """A snapshot file without tables: the journal up to the tuple's entry may go, the database holds it.
+    """A snapshot file without tables: the journal up to the tuple's entry may go, the database holds it."""
+    header = {"format": FORMAT, "raft": raft_tuple, "state_index": state_index, "tables": False}
+    _write_file(path, header, lambda out: None)
 
-    Written to a temporary name, fsynced, then renamed into place, like a dump.
-    """
+
+def _write_file(path: str, header: dict, records: Callable[[object], None]) -> None:
+    """Header, `records(out)`, end: written to a temporary name, fsynced, then renamed into place."""
     tmp = f"{path}.writing"
     with open(tmp, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
-            header = {"format": FORMAT, "raft": raft_tuple, "state_index": state_index, "tables": False}
             pickle.dump(header, out, protocol=4)
+            records(out)
             pickle.dump(("end",), out, protocol=4)
         raw.flush()
         os.fsync(raw.fileno())

@@ -45,13 +45,15 @@ def _write(applier: Applier, first: int, count: int) -> int:
     return last
 
 
-def _serializer(hooks: SnapshotHooks, path: str):
+def _serializer(applier: Applier, path: str):
+    """The serializer PySyncObj builds for a RaftNode, with the node's hooks."""
+    hooks = SnapshotHooks(applier, path)
     cls = syncobj_module.Serializer
     assert cls is not PySyncObjSerializer, "RaftNode's module did not install its serializer class"
     return cls(path, 64 * 1024, False, hooks.serialize, hooks.deserialize, hooks.check)
 
 
-def _compact(serializer, hooks, index: int) -> None:
+def _compact(serializer, index: int) -> None:
     """What PySyncObj's __tryLogCompaction does, up to the journal trim."""
     assert serializer.checkSerializing()[0] == SERIALIZER_STATE.NOT_SERIALIZING
     serializer.serialize((None,) + RAFT_TUPLE_AT(index), index)
@@ -74,6 +76,15 @@ def _stream(serializer, node="follower") -> bytes:
     raise AssertionError("the snapshot was never streamed")
 
 
+def _compacted(applier: Applier, tmp_path, rows: int):
+    """`rows` entries applied, then a compaction at the last: (snapshot path, serializer, that index)."""
+    path = str(tmp_path / "snapshot")
+    serializer = _serializer(applier, path)
+    compacted_at = _write(applier, 2, rows)
+    _compact(serializer, compacted_at)
+    return path, serializer, compacted_at
+
+
 @pytest.fixture
 def leader_db(make_db):
     settings = make_db()
@@ -85,13 +96,12 @@ def leader_db(make_db):
 def test_compaction_writes_a_marker_whose_size_does_not_grow_with_the_database(leader_db, tmp_path):
     settings, applier = leader_db
     path = str(tmp_path / "snapshot")
-    hooks = SnapshotHooks(applier, path)
-    serializer = _serializer(hooks, path)
+    serializer = _serializer(applier, path)
     sizes = []
     last = 1
     for rows in (10, 2000):
         last = _write(applier, last + 1, rows)
-        _compact(serializer, hooks, last)
+        _compact(serializer, last)
         header = snapshot.read_header(path)
         assert header["raft"] == RAFT_TUPLE_AT(last)
         assert header["state_index"] == last
@@ -102,11 +112,7 @@ def test_compaction_writes_a_marker_whose_size_does_not_grow_with_the_database(l
 
 def test_a_follower_to_seed_gets_a_full_dump_for_the_compacted_tuple(leader_db, make_db, tmp_path):
     settings, applier = leader_db
-    path = str(tmp_path / "snapshot")
-    hooks = SnapshotHooks(applier, path)
-    serializer = _serializer(hooks, path)
-    compacted_at = _write(applier, 2, 1500)
-    _compact(serializer, hooks, compacted_at)
+    path, serializer, compacted_at = _compacted(applier, tmp_path, 1500)
     later = _write(applier, compacted_at + 1, 20)  # the database moves on past the compaction
 
     # The first ask starts a dump and sends nothing; meanwhile no compaction may replace the file.
@@ -142,7 +148,7 @@ def test_a_follower_to_seed_gets_a_full_dump_for_the_compacted_tuple(leader_db, 
         follower.stop()
 
     # The next compaction writes a marker again, and the next follower gets a fresh dump.
-    _compact(serializer, hooks, later)
+    _compact(serializer, later)
     assert not snapshot.has_tables(snapshot.read_header(path))
 
 
@@ -163,11 +169,7 @@ def test_a_database_behind_a_marker_is_never_installed_from_it(leader_db, make_d
 def test_a_dump_finished_after_the_snapshot_file_changed_is_dropped(leader_db, tmp_path):
     """A leader that lost its leadership during the dump may have received a newer snapshot meanwhile."""
     _settings, applier = leader_db
-    path = str(tmp_path / "snapshot")
-    hooks = SnapshotHooks(applier, path)
-    serializer = _serializer(hooks, path)
-    compacted_at = _write(applier, 2, 300)
-    _compact(serializer, hooks, compacted_at)
+    path, serializer, compacted_at = _compacted(applier, tmp_path, 300)
     assert serializer.getTransmissionData("follower") is None  # the dump starts
     newer = RAFT_TUPLE_AT(compacted_at + 50)
     snapshot.write_marker(path, newer, compacted_at + 50)  # as if received from a new leader
