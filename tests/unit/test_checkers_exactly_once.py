@@ -1,7 +1,7 @@
 """Exactly-once: the raft_log holds each request once and no retried create is applied twice."""
 
 from taskraft.faults.checkers import exactly_once
-from taskraft.faults.history import Op
+from taskraft.faults.history import History, Op
 
 
 def row(i, rid, op="update", task_id=1, outcome=None, title=None, seq=0):
@@ -60,3 +60,54 @@ def test_two_tasks_with_one_create_title_in_the_final_state():
     finals = {"n1": {1: {"id": 1, "title": "t1"}, 2: {"id": 2, "title": "t1"}}}
     r = exactly_once.check({"n1": good_log()}, history=hist, final_states=finals)
     assert kinds(r) == ["create_applied_twice"] and r.violations[0]["task_ids"] == [1, 2]
+
+
+# -- an acknowledged write must have been applied ------------------------------------------------------------------
+
+NODES = ("n1", "n2", "n3")
+
+
+def acked(op_id, f, key, outcome="ok", t=0.0, **kw):
+    return Op(op_id, op_id, f, t, t + 1, outcome, key=key, **kw)
+
+
+def test_acked_create_never_applied_is_a_violation_on_every_node():
+    hist = [acked(1, "create", "a", task_id=1, title="t1"), acked(2, "update", "b", task_id=1),
+            acked(3, "delete", "c", task_id=1), acked(4, "create", "f", task_id=1, title="fake")]
+    r = exactly_once.check({n: good_log() for n in NODES}, history=hist)
+    assert kinds(r) == ["acked_key_not_applied"] * 3
+    assert {v["node"] for v in r.violations} == set(NODES) and {v["key"] for v in r.violations} == {"f"}
+    assert r.stats["acked_keys"] == 4 and r.stats["acked_keys_not_applied"] == 1
+
+
+def test_acked_update_whose_row_changed_nothing():
+    log = good_log()
+    log[1] = row(2, "key:b", "update", 1, "precondition_failed")
+    r = exactly_once.check({"n1": log}, history=[acked(2, "update", "b", task_id=1)])
+    assert kinds(r) == ["acked_key_not_changed"] and r.violations[0]["position"] == (2, 0)
+
+
+def test_unacknowledged_or_keyless_writes_need_no_row():
+    hist = [
+        acked(1, "create", "a", task_id=1, title="t1"),
+        acked(2, "create", "lost", "info", title="lost"),  # response lost: may never have been applied
+        acked(3, "update", "x", "fail", task_id=1, error="precondition_failed"),
+        acked(4, "update", None, task_id=1),  # no key: nothing to look up
+        acked(5, "read", None, task_id=1),
+        acked(6, "delete", "c", task_id=1),
+    ]
+    r = exactly_once.check({n: good_log() for n in NODES}, history=hist)
+    assert r.ok, r.violations
+    assert r.stats["acked_keys"] == 2 and r.stats["acked_keys_not_applied"] == 0
+
+
+def test_keys_come_from_the_recorded_history():
+    ticks = iter(float(i) for i in range(100))
+    h = History(clock=lambda: next(ticks))
+    ok = h.invoke(1, "create", title="t1", args={"title": "t1"}, key="a")
+    h.ok(ok, {"id": 1, "title": "t1", "version": 1}, attempts=2)
+    fake = h.invoke(2, "create", title="fake", args={"title": "fake"}, key="f")
+    h.ok(fake, {"id": 2, "title": "fake", "version": 1})
+    back = History.from_jsonl(h.to_jsonl())
+    r = exactly_once.check({"n1": good_log()}, history=back)
+    assert [(v["kind"], v["key"]) for v in r.violations] == [("acked_key_not_applied", "f")]

@@ -2,7 +2,7 @@
 {checker, ok, violations: [...], stats: {...}} with a one-line `summary()`.
 
     linearizability.check(history, *, initial=None, max_steps=300_000, time_limit=5.0)
-    durability.check(history, final_states, *, initial=None)
+    durability.check(history, final_states, *, initial=None, raft_logs=None)
     exactly_once.check(raft_logs, *, history=None, final_states=None)
     convergence.check(checksums, applied_index=None)
     liveness.check(heal_times, write_times, bound, *, end_time=None)
@@ -25,7 +25,7 @@ def run_all(history, *, final_states=None, raft_logs=None, checksums=None, appli
     results = {linearizability.NAME: linearizability.check(history, initial=initial, max_steps=lin_max_steps,
                                                            time_limit=lin_time_limit)}
     if final_states is not None:
-        results[durability.NAME] = durability.check(history, final_states, initial=initial)
+        results[durability.NAME] = durability.check(history, final_states, initial=initial, raft_logs=raft_logs)
     if raft_logs is not None:
         results[exactly_once.NAME] = exactly_once.check(raft_logs, history=history, final_states=final_states)
     if checksums is not None:

@@ -9,9 +9,12 @@ Checks, per node:
   - no create title was applied by two rows (titles are unique per logical create, so two rows mean
     a retried create was applied twice under different request ids).
 Across nodes: a request id sits at the same (log_index, op_seq) everywhere.
-With `history`, the stats count the keys clients actually retried (attempts > 1) and how many were
-applied; with `final_states` ({node: {task_id: task}}), two tasks bearing one create's title are a
-duplicate create too.
+With `history`: every acknowledged (ok) write with an idempotency key must have been applied once on
+every node: its key has a row that changed state (else `acked_key_not_applied`, or
+`acked_key_not_changed` when the row records no change, e.g. not_found, while the client was told
+it succeeded). The stats count the acknowledged keys, the keys clients actually retried
+(attempts > 1) and how many of those were applied. With `final_states` ({node: {task_id: task}}),
+two tasks bearing one create's title are a duplicate create too.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from ..history import as_ops
+from ..history import OK, WRITES, as_ops
 from .result import Result, make
 
 NAME = "exactly_once"
@@ -31,7 +34,7 @@ def _key(request_id: str) -> str | None:
     return request_id[len(KEY_PREFIX):] if isinstance(request_id, str) and request_id.startswith(KEY_PREFIX) else None
 
 
-def _payload(row) -> dict:
+def row_payload(row) -> dict:
     payload = row.get("payload") or {}
     if isinstance(payload, (str, bytes)):
         try:
@@ -41,8 +44,32 @@ def _payload(row) -> dict:
     return payload if isinstance(payload, dict) else {}
 
 
+def _changed(row) -> bool:
+    return row.get("outcome", "created" if row.get("op") == "create" else "updated") in CHANGED
+
+
+def _unapplied_acks(raft_logs: dict, acked: list) -> list[dict]:
+    """An ok write's key must name a row that changed state on every node."""
+    out = []
+    for node, rows in sorted(raft_logs.items()):
+        by_rid = {row["request_id"]: row for row in rows}
+        for op in acked:
+            row = by_rid.get(KEY_PREFIX + op.key)
+            if row is None:
+                out.append({"kind": "acked_key_not_applied", "node": node, "key": op.key, "op": op.short(),
+                            "explanation": f"node {node}: acknowledged {op.f} {op.short()} (key {op.key}) has no "
+                                           f"raft_log row: it was never applied"})
+            elif not _changed(row):
+                out.append({"kind": "acked_key_not_changed", "node": node, "key": op.key, "op": op.short(),
+                            "position": (row["log_index"], row.get("op_seq", 0)),
+                            "explanation": f"node {node}: acknowledged {op.f} {op.short()} (key {op.key}) was applied "
+                                           f"as {row.get('op')} {row.get('outcome')}, which changed nothing"})
+    return out
+
+
 def check(raft_logs: dict, *, history=None, final_states: dict | None = None) -> Result:
     violations = []
+    ops = as_ops(history) if history is not None else []
     where: dict[str, dict] = defaultdict(dict)  # request id -> node -> position
     rows_total = 0
     for node, rows in sorted(raft_logs.items()):
@@ -52,10 +79,10 @@ def check(raft_logs: dict, *, history=None, final_states: dict | None = None) ->
             rid, pos = row["request_id"], (row["log_index"], row.get("op_seq", 0))
             by_rid[rid].append(pos)
             where[rid].setdefault(node, pos)
-            if row.get("outcome", "created" if row.get("op") == "create" else "updated") in CHANGED:
+            if _changed(row):
                 if _key(rid) is not None:
                     changes_by_key[_key(rid)].append(pos)
-                title = _payload(row).get("title")
+                title = row_payload(row).get("title")
                 if row.get("op") == "create" and title is not None:
                     creates_by_title[title].append(pos)
         for rid, positions in sorted(by_rid.items()):
@@ -79,15 +106,20 @@ def check(raft_logs: dict, *, history=None, final_states: dict | None = None) ->
         ids_by_title = defaultdict(list)
         for tid, task in (tasks or {}).items():
             ids_by_title[task.get("title")].append(int(tid))
-        titles = {o.title for o in as_ops(history)} if history is not None else set(ids_by_title)
+        titles = {o.title for o in ops} if history is not None else set(ids_by_title)
         for title, ids in sorted(ids_by_title.items(), key=lambda kv: str(kv[0])):
             if len(ids) > 1 and title in titles:
                 violations.append({"kind": "create_applied_twice", "node": node, "title": title, "task_ids": sorted(ids),
                                    "explanation": f"node {node}: tasks {sorted(ids)} share the create title {title!r}"})
 
+    acked = [o for o in ops if o.f in WRITES and o.outcome == OK and o.key]
+    violations += _unapplied_acks(raft_logs, acked)
+
     stats = {"nodes": len(raft_logs), "rows": rows_total, "request_ids": len(where)}
     if history is not None:
-        retried = {o.key for o in as_ops(history) if o.key and o.attempts > 1}
+        stats["acked_keys"] = len(acked)
+        stats["acked_keys_not_applied"] = len({v["key"] for v in violations if v["kind"].startswith("acked_key_")})
+        retried = {o.key for o in ops if o.key and o.attempts > 1}
         stats["retried_keys"] = len(retried)
         stats["retried_keys_applied"] = sum(1 for k in retried if KEY_PREFIX + k in where)
     stats["violations"] = len(violations)
