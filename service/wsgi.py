@@ -1,8 +1,9 @@
 """WSGI entry point for gunicorn: `gunicorn -c gunicorn.conf.py taskraft.wsgi:app`.
 
 The Raft node is a per-process singleton created after the fork (PySyncObj threads do not survive
-a fork), in a background thread so a slow database cannot trip gunicorn's worker timeout. Until it
-is up, the API answers 503 "starting" and /readyz says not ready.
+a fork), in a background thread so a slow database cannot trip gunicorn's worker timeout. The app
+reaches it through a `TaskraftNodePort`; until the node is up, the API answers 503 "starting" and
+/readyz says not ready.
 """
 
 from __future__ import annotations
@@ -11,22 +12,25 @@ import logging
 import threading
 
 from .api.app import create_app
+from .api.node_access import EXTENSION
 from .config import load_config
 from .node import TaskraftNode
+from .node_port import TaskraftNodePort
 
 log = logging.getLogger(__name__)
 
 app = create_app(None)
 _lock = threading.Lock()
+_node: TaskraftNode | None = None
 
 
 def start_node() -> TaskraftNode:
+    global _node
     with _lock:
-        node = app.config.get("TASKRAFT_NODE")
-        if node is not None:
-            return node
-        node = TaskraftNode(load_config())
-        app.config["TASKRAFT_NODE"] = node
+        if _node is not None:
+            return _node
+        node = _node = TaskraftNode(load_config())
+        app.extensions[EXTENSION] = TaskraftNodePort(node)
 
     def _start() -> None:
         try:
@@ -40,12 +44,10 @@ def start_node() -> TaskraftNode:
 
 
 def begin_handoff() -> None:
-    node = app.config.get("TASKRAFT_NODE")
-    if node is not None:
-        node.begin_handoff()
+    if _node is not None:
+        _node.begin_handoff()
 
 
 def stop_node() -> None:
-    node = app.config.get("TASKRAFT_NODE")
-    if node is not None:
-        node.stop()
+    if _node is not None:
+        _node.stop()

@@ -9,12 +9,16 @@ from flask import Flask, g, request
 from .. import metrics
 from ..web import bp as web_bp
 from . import errors, ops, tasks
+from .node_access import EXTENSION
+from .port import NodePort
 from .validation import MAX_BODY
 
 
-def create_app(node=None) -> Flask:
+def create_app(node: NodePort | None = None) -> Flask:
+    """The app for one node. `node` may be None (or not started yet) while the node starts: the API
+    then answers 503 `starting`; set `app.extensions["taskraft"]` once it exists."""
     app = Flask(__name__, static_folder=None)
-    app.config["TASKRAFT_NODE"] = node
+    app.extensions[EXTENSION] = node
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
     errors.install(app)

@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from .. import metrics
+from .port import DatabaseUnavailable, QuorumUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,12 @@ def no_quorum(retry_after: int = 1) -> ApiError:
     )
 
 
+def database_unavailable() -> ApiError:
+    return ApiError(
+        503, "database_unavailable", "this node's database is not answering", headers={"Retry-After": "1"}
+    )
+
+
 def error_response(status: int, code: str, message: str, details=None, headers: dict | None = None):
     body = {"code": code, "message": message}
     if details is not None:
@@ -64,6 +71,14 @@ def install(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(QuorumUnavailable)
+    def _no_quorum(_exc: QuorumUnavailable):
+        return _api_error(no_quorum())
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_unavailable(_exc: DatabaseUnavailable):
+        return _api_error(database_unavailable())
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -1,38 +1,29 @@
-"""How request handlers reach the running node (set on the app by create_app)."""
+"""How request handlers reach the node: the `NodePort` that create_app keeps in `app.extensions`."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import time
 
 from flask import current_app
 
-from ..state.db import TRANSIENT_ERRORS
 from .errors import ApiError
+from .port import NodePort
+
+EXTENSION = "taskraft"
 
 
-def node():
-    n = current_app.config["TASKRAFT_NODE"]
-    if n is None or not n.started:
+def current_port() -> NodePort | None:
+    """The port as given to create_app (None or not started: the node is still starting)."""
+    return current_app.extensions.get(EXTENSION)
+
+
+def node() -> NodePort:
+    port = current_port()
+    if port is None or not port.started:
         raise ApiError(503, "starting", "this node is still starting", headers={"Retry-After": "1"})
-    return n
+    return port
 
 
-@contextmanager
-def read_connection():
-    try:
-        conn = node().pool.connection()
-    except TRANSIENT_ERRORS:
-        raise ApiError(
-            503, "database_unavailable", "this node's database is not answering", headers={"Retry-After": "1"}
-        ) from None
-    try:
-        yield conn
-    except TRANSIENT_ERRORS:
-        raise ApiError(
-            503, "database_unavailable", "this node's database is not answering", headers={"Retry-After": "1"}
-        ) from None
-    finally:
-        try:
-            conn.close()
-        except Exception:
-            pass
+def deadline() -> float:
+    """When the request stops waiting for the cluster (`request_timeout` from now)."""
+    return time.monotonic() + node().request_timeout

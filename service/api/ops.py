@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .. import commands as c
 from .. import metrics
-from ..state import queries
-from .node_access import node, read_connection
+from .node_access import current_port, node
+from .port import DatabaseUnavailable
 
 bp = Blueprint("ops", __name__)
 
@@ -24,26 +25,25 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    n = current_app.config["TASKRAFT_NODE"]
-    if n is None or not n.started:
+    port = current_port()
+    if port is None or not port.started:
         metrics.NODE_READY.set(0)
         return jsonify({"ready": False, "reasons": ["starting"]}), 503
-    ready, reasons = n.readiness()
+    ready, reasons = port.readiness()
     metrics.NODE_READY.set(1 if ready else 0)
     return jsonify({"ready": ready, "reasons": reasons}), (200 if ready else 503)
 
 
 @bp.get("/metrics")
 def prometheus_metrics():
-    n = current_app.config["TASKRAFT_NODE"]
-    if n is not None and n.started:
-        metrics.NODE_READY.set(1 if n.readiness()[0] else 0)
+    port = current_port()
+    if port is not None and port.started:
+        metrics.NODE_READY.set(1 if port.readiness().ready else 0)
         try:
-            with read_connection() as conn:
-                counts = queries.count_by_status(conn)
-            for status in ("todo", "in_progress", "done"):
-                metrics.TASKS.labels(status=status).set(counts.get(status, 0))
-        except Exception:
+            counts = port.task_counts()
+        except DatabaseUnavailable:
             pass  # the database gauge is best effort; Raft metrics still matter
+        else:
+            for status in c.STATUSES:
+                metrics.TASKS.labels(status=status).set(counts.get(status, 0))
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
-

@@ -1,17 +1,13 @@
-"""Task routes: HTTP -> command -> consensus (writes), or barrier -> local read (reads)."""
+"""Task routes: HTTP -> command -> the node's `submit` (writes), or the node's reads at the asked consistency."""
 
 from __future__ import annotations
-
-import time
 
 from flask import Blueprint, jsonify, request, url_for
 
 from .. import commands as c
-from ..consensus.proposals import Unavailable
-from ..state import queries
 from . import validation as v
-from .errors import ApiError, no_quorum, not_found
-from .node_access import node, read_connection
+from .errors import ApiError, not_found
+from .node_access import deadline, node
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v1")
 
@@ -29,10 +25,6 @@ _ERRORS_OF = {
 }
 
 
-def _deadline() -> float:
-    return time.monotonic() + node().cfg.request_timeout
-
-
 def _task_response(task: dict, status: int = 200):
     response = jsonify(task)
     response.status_code = status
@@ -45,17 +37,14 @@ def _write(op_name: str, *, task_id: int | None = None, args: dict | None = None
     key = v.idempotency_key(request)
     op = c.make_op(
         op_name,
-        origin=n.cfg.node_id,
-        origin_addr=n.cfg.raft_advertise,
+        origin=n.node_id,
+        origin_addr=n.raft_address,
         args=args or {},
         task_id=task_id,
         if_match=v.if_match(request),
         request_id=f"key:{key}" if key else None,
     )
-    try:
-        result = n.proposer.write(op, _deadline())
-    except Unavailable:
-        raise no_quorum() from None
+    result = n.submit(op, deadline())  # QuorumUnavailable becomes 503 no_quorum (errors.py)
     if result.outcome in _ERRORS_OF:
         status, code = _ERRORS_OF[result.outcome]
         raise ApiError(status, code, result.message or code)
@@ -66,17 +55,6 @@ def _write(op_name: str, *, task_id: int | None = None, args: dict | None = None
     if status == 201:
         response.headers["Location"] = url_for("tasks.get_task", task_id=result.task["id"])
     return response
-
-
-def _read(fn):
-    """Run `fn(conn)` after a read barrier (default) or straight on the local database."""
-    if v.consistency(request) == "linearizable":
-        try:
-            node().barrier.wait(_deadline())
-        except Unavailable:
-            raise no_quorum() from None
-    with read_connection() as conn:
-        return fn(conn)
 
 
 @bp.post("/tasks")
@@ -90,14 +68,18 @@ def list_tasks():
     status = v.query_status(request)
     limit = v.query_int(request, "limit", 100, 1, 500)
     after = v.query_int(request, "after", None, 0, 2**63 - 1)
-    items, next_cursor = _read(lambda conn: queries.list_tasks(conn, status=status, limit=limit, after=after))
+    consistency = v.consistency(request)
+    items, next_cursor = node().list_tasks(
+        status=status, limit=limit, after=after, consistency=consistency, deadline=deadline()
+    )
     return jsonify({"items": items, "next": next_cursor})
 
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int):
     task_id = v.task_id_or_404(task_id)
-    task = _read(lambda conn: queries.get_task(conn, task_id))
+    consistency = v.consistency(request)
+    task = node().get_task(task_id, consistency=consistency, deadline=deadline())
     if task is None:
         raise not_found()
     return _task_response(task)
@@ -119,7 +101,8 @@ def delete_task(task_id: int):
 @bp.get("/tasks/<int:task_id>/history")
 def task_history(task_id: int):
     task_id = v.task_id_or_404(task_id)
-    entries = _read(lambda conn: queries.task_history(conn, task_id))
+    consistency = v.consistency(request)
+    entries = node().task_history(task_id, consistency=consistency, deadline=deadline())
     if not entries:
         raise not_found()
     return jsonify({"task_id": task_id, "entries": entries})

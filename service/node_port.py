@@ -1,0 +1,100 @@
+"""The running node as the HTTP API sees it: `TaskraftNode` behind `api.port.NodePort`.
+
+Writes go to the node's `Proposer`; linearizable reads wait on its `ReadBarrier`, then query this
+node's database through the read pool. Consensus and database failures become the port's typed
+errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
+from .consensus.proposals import Unavailable
+from .state import queries
+from .state.db import TRANSIENT_ERRORS
+from .state.machine import OpResult
+
+if TYPE_CHECKING:
+    from .node import TaskraftNode
+
+T = TypeVar("T")
+
+
+class TaskraftNodePort:
+    """Implements `NodePort` for one `TaskraftNode`, which may still be starting."""
+
+    def __init__(self, node: TaskraftNode):
+        self._node = node
+
+    @property
+    def started(self) -> bool:
+        return self._node.started
+
+    @property
+    def node_id(self) -> str:
+        return self._node.cfg.node_id
+
+    @property
+    def raft_address(self) -> str:
+        return self._node.cfg.raft_advertise
+
+    @property
+    def request_timeout(self) -> float:
+        return self._node.cfg.request_timeout
+
+    def submit(self, op: dict, deadline: float) -> OpResult:
+        try:
+            return self._node.proposer.write(op, deadline)
+        except Unavailable:
+            raise QuorumUnavailable() from None
+
+    def get_task(self, task_id: int, *, consistency: Consistency, deadline: float) -> Task | None:
+        return self._read(lambda conn: queries.get_task(conn, task_id), consistency, deadline)
+
+    def list_tasks(
+        self, *, status: str | None, limit: int, after: int | None, consistency: Consistency, deadline: float
+    ) -> tuple[list[Task], int | None]:
+        return self._read(
+            lambda conn: queries.list_tasks(conn, status=status, limit=limit, after=after), consistency, deadline
+        )
+
+    def task_history(self, task_id: int, *, consistency: Consistency, deadline: float) -> list[HistoryEntry]:
+        return self._read(lambda conn: queries.task_history(conn, task_id), consistency, deadline)
+
+    def readiness(self) -> Readiness:
+        ready, reasons = self._node.readiness()
+        return Readiness(ready, list(reasons))
+
+    def cluster_view(self) -> dict:
+        return self._node.cluster_view()
+
+    def task_counts(self) -> dict[str, int]:
+        return self._query(queries.count_by_status)
+
+    def _read(self, fn: Callable[[object], T], consistency: Consistency, deadline: float) -> T:
+        """`fn(conn)` after a read barrier (linearizable), or straight on this node's database (local)."""
+        if consistency == "linearizable":
+            try:
+                self._node.barrier.wait(deadline)
+            except Unavailable:
+                raise QuorumUnavailable() from None
+        elif consistency != "local":
+            raise ValueError(f"unknown consistency {consistency!r}")
+        return self._query(fn)
+
+    def _query(self, fn: Callable[[object], T]) -> T:
+        try:
+            conn = self._node.pool.connection()
+        except TRANSIENT_ERRORS:
+            raise DatabaseUnavailable() from None
+        try:
+            return fn(conn)
+        except TRANSIENT_ERRORS:
+            raise DatabaseUnavailable() from None
+        finally:
+            try:
+                conn.close()
+            except Exception:
+                pass
