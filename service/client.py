@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 STATUSES = ("todo", "in_progress", "done")
 
@@ -91,6 +92,10 @@ def resolve_urls(urls=(), data_dir=None, env=None) -> list[str]:
     return out
 
 
+class _NoAnswer(Exception):
+    """A round over every node got no usable answer (retried by Client.request until the deadline)."""
+
+
 def _error_of(response: requests.Response) -> tuple[str, str]:
     try:
         err = response.json()["error"]
@@ -125,14 +130,19 @@ class Client:
     # -- transport ---------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, json_body=None, params=None, headers=None, write=False):
-        """Send one logical request, failing over between nodes; returns the final requests.Response."""
+        """Send one logical request, failing over between nodes; returns the final requests.Response.
+
+        One attempt is a round over every node, starting with the one that answered last. After a round
+        without an answer, tenacity waits 0.2, 0.4, 0.8, then 1 s (never past the deadline) and starts
+        another round; a round that finds the deadline passed raises Unavailable."""
         headers = dict(headers or {})
         if write:
             headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
         end = time.monotonic() + self.deadline
         last_problem = "no attempt made"
-        rounds = 0
-        while True:
+
+        def one_round() -> requests.Response:
+            nonlocal last_problem
             for step in range(len(self.urls)):
                 i = (self._preferred + step) % len(self.urls)
                 url = self.urls[i]
@@ -154,8 +164,15 @@ class Client:
                 self._preferred = i
                 self.last_url = url
                 return self._check(response)
-            rounds += 1
-            time.sleep(min(0.1 * 2**rounds, 1.0, max(end - time.monotonic(), 0)))
+            raise _NoAnswer(last_problem)
+
+        backoff = wait_exponential(multiplier=0.2, max=1.0)
+        retrying = Retrying(
+            retry=retry_if_exception_type(_NoAnswer),
+            wait=lambda state: min(backoff(state), max(end - time.monotonic(), 0.0)),
+            reraise=True,
+        )
+        return retrying(one_round)
 
     @staticmethod
     def _check(response: requests.Response) -> requests.Response:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from .mysqld import MySQLServer, find_server_binary
 
@@ -109,15 +110,19 @@ class LocalCluster:
         self.write_manifest()
 
     def wait_ready(self, timeout: float = 120.0, nodes: list[int] | None = None) -> None:
+        """Every node (or those listed) answers /readyz with 200 within `timeout` seconds in all."""
         deadline = time.monotonic() + timeout
         for i in nodes if nodes is not None else range(len(self.nodes)):
-            while not self.is_ready(i):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"node-{i} not ready after {timeout}s; see {self.nodes[i].log_path}")
-                proc = self.nodes[i].process
-                if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"node-{i} exited with {proc.returncode}; see {self.nodes[i].log_path}")
-                time.sleep(0.1)
+            if not _poll(lambda: self._ready_or_exited(i), deadline - time.monotonic(), 0.1):
+                raise TimeoutError(f"node-{i} not ready after {timeout}s; see {self.nodes[i].log_path}")
+
+    def _ready_or_exited(self, i: int) -> bool:
+        if self.is_ready(i):
+            return True
+        proc = self.nodes[i].process
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"node-{i} exited with {proc.returncode}; see {self.nodes[i].log_path}")
+        return False
 
     def is_ready(self, i: int) -> bool:
         try:
@@ -149,13 +154,14 @@ class LocalCluster:
         return None
 
     def wait_leader(self, timeout: float = 30.0, among: list[int] | None = None) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def agreed() -> int | None:
             leader = self.leader_index(among)
-            if leader is not None and (among is None or leader in among):
-                return leader
-            time.sleep(0.05)
-        raise TimeoutError("no agreed leader")
+            return leader if leader is not None and (among is None or leader in among) else None
+
+        leader = _poll(agreed, timeout, 0.05, done=lambda index: index is not None)  # node 0 is a leader too
+        if leader is None:
+            raise TimeoutError("no agreed leader")
+        return leader
 
     # -- one node --------------------------------------------------------------------------------
 
@@ -251,13 +257,7 @@ class LocalCluster:
         except subprocess.TimeoutExpired:
             return False
         # the worker dies with the master (PDEATHSIG), make sure the whole group is gone
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(node.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        _poll(lambda: not _group_alive(node.pid), 5, 0.05)
         return True
 
     def node_alive(self, i: int) -> bool:
@@ -313,6 +313,25 @@ class LocalCluster:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.manifest(), indent=2))
         os.replace(tmp, path)
+
+
+def _poll(check, timeout: float, interval: float, done=bool):
+    """Call `check` every `interval` seconds until `done(result)`, for at most `timeout` seconds; its last
+    result (one that is not done when time ran out). Exceptions from `check` propagate."""
+    return Retrying(
+        retry=retry_if_result(lambda result: not done(result)),
+        stop=stop_after_delay(max(timeout, 0.0)),
+        wait=wait_fixed(interval),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )(check)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def read_manifest(data_dir) -> dict:

@@ -6,10 +6,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pymysql
+from tenacity import Retrying, retry_if_exception_type, retry_if_result, stop_after_delay, wait_fixed
 
 INSTALL_HINT = (
     "no MariaDB/MySQL server binary found (looked for mariadbd and mysqld on PATH and in /usr/sbin). "
@@ -121,17 +121,19 @@ class MySQLServer:
         return self
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"mysqld exited with {self.process.returncode}; see {self.log_path}")
-            try:
-                self.root_connection().close()
-                return
-            except pymysql.err.MySQLError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        """Connect as root every 0.1 s until it works; the last connection error after `timeout` seconds,
+        RuntimeError at once if the server exits."""
+        Retrying(
+            retry=retry_if_exception_type(pymysql.err.MySQLError),
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.1),
+            reraise=True,
+        )(self._connect_unless_exited)
+
+    def _connect_unless_exited(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"mysqld exited with {self.process.returncode}; see {self.log_path}")
+        self.root_connection().close()
 
     def root_connection(self, database: str | None = None):
         return pymysql.connect(
@@ -175,14 +177,14 @@ class MySQLServer:
             except subprocess.TimeoutExpired:
                 return False
         pid = self.pid or self._pid_from_file()
-        deadline = time.monotonic() + timeout
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.1)
-        return not pid
+        if not pid:
+            return True
+        return Retrying(
+            retry=retry_if_result(lambda gone: not gone),
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.1),
+            retry_error_callback=lambda state: False,
+        )(_gone, pid)
 
     def _pid_from_file(self) -> int | None:
         try:
@@ -193,3 +195,11 @@ class MySQLServer:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
