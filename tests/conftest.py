@@ -1,8 +1,15 @@
-"""Fixtures: private MariaDB servers in temporary directories and real local clusters."""
+"""Fixtures: private MariaDB servers in temporary directories and real local clusters.
+
+Tools the tests need (helm, promtool and prometheus, checkov, hadolint, Chromium, kmock, ...) are installed by
+scripts/test.sh. Without one, its tests are skipped with the reason; under TASKRAFT_REQUIRE_TOOLS=1 (set by
+.ci/run) no test outside tests/e2e/ may skip at all: every skip, whoever raised it, is reported as a failure.
+The kind e2e suite (tests/e2e/) needs a real Kubernetes cluster, which CI does not have, so it may skip.
+"""
 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 
 import pymysql
@@ -16,6 +23,25 @@ from taskraft.state.schema import migrate
 from .helpers import free_port, free_port_base
 
 _db_names = itertools.count()
+
+REQUIRE_TOOLS = "TASKRAFT_REQUIRE_TOOLS"
+MAY_SKIP = ("tests/e2e/",)  # node id prefixes that may still skip under TASKRAFT_REQUIRE_TOOLS=1
+_skipped_modules: list[str] = []
+
+
+def tools_required() -> bool:
+    return os.environ.get(REQUIRE_TOOLS) == "1"
+
+
+def missing_tool(message: str) -> None:
+    """Skip the test because a tool is missing; fail it instead under TASKRAFT_REQUIRE_TOOLS=1."""
+    if tools_required():
+        pytest.fail(f"{message} ({REQUIRE_TOOLS}=1: this test must run, not skip)", pytrace=False)
+    pytest.skip(message)
+
+
+def _may_skip(nodeid: str) -> bool:
+    return nodeid.startswith(MAY_SKIP)
 
 
 @pytest.fixture(scope="session")
@@ -90,4 +116,26 @@ def cluster(tmp_path_factory):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    if report.skipped and tools_required() and not hasattr(report, "wasxfail") and not _may_skip(item.nodeid):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under {REQUIRE_TOOLS}=1, which allows no skip outside tests/e2e/: {reason}"
     setattr(item, "rep_" + report.when, report)
+
+
+def pytest_collectreport(report):
+    """A whole module skipped at import (pytest.importorskip, allow_module_level) under TASKRAFT_REQUIRE_TOOLS=1:
+    remembered here, and turned into a failed session in pytest_sessionfinish."""
+    if report.skipped and tools_required() and not _may_skip(report.nodeid):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skipped_modules.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _skipped_modules:
+        terminalreporter.write_line(f"FAILED (module skipped under {REQUIRE_TOOLS}=1) {line}", red=True, bold=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped_modules and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

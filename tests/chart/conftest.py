@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ..conftest import missing_tool
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "taskraft"
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
@@ -41,9 +43,10 @@ def find_tool(name: str, env: str | None = None) -> str | None:
 
 
 def require_tool(name: str, env: str | None = None, install: str = "") -> str:
+    """The tool's path; without it the test skips, or fails under TASKRAFT_REQUIRE_TOOLS=1 (.ci/run)."""
     path = find_tool(name, env)
     if not path:
-        pytest.skip(f"{name} not found{f' ({env} unset, not on PATH)' if env else ' on PATH'}; install it with {install}")
+        missing_tool(f"{name} not found{f' ({env} unset, not on PATH)' if env else ' on PATH'}; install it with {install}")
     return path
 
 

@@ -41,24 +41,25 @@ def _cluster_or_skip():
     try:
         from kubernetes import client, config
     except ImportError:
-        pytest.skip("e2e: the kubernetes Python client is not installed", allow_module_level=True)
+        pytest.skip("kind e2e suite: the kubernetes Python client is not installed (pip install -e .)",
+                    allow_module_level=True)
     try:
         config.load_kube_config()
     except Exception:
         try:
             config.load_incluster_config()
         except Exception:
-            pytest.skip("e2e: no Kubernetes cluster configured (set KUBECONFIG, e.g. after deploy/kind/up.sh)",
-                        allow_module_level=True)
+            pytest.skip("kind e2e suite: needs a real Kubernetes cluster and none is configured; run deploy/kind/up.sh "
+                        "and set KUBECONFIG to run it", allow_module_level=True)
     try:
         client.VersionApi().get_code(_request_timeout=5)
     except Exception as exc:
-        pytest.skip(f"e2e: the Kubernetes API in KUBECONFIG is not reachable ({type(exc).__name__})",
-                    allow_module_level=True)
+        pytest.skip(f"kind e2e suite: needs a real Kubernetes cluster; the API server in KUBECONFIG is not "
+                    f"reachable ({type(exc).__name__})", allow_module_level=True)
     helm = os.environ.get("HELM") or shutil.which("helm")
     if not helm:
-        pytest.skip("e2e: a cluster is reachable but helm is not installed (scripts/install-helm.sh)",
-                    allow_module_level=True)
+        pytest.skip("kind e2e suite: a Kubernetes cluster is reachable but helm is not installed "
+                    "(scripts/install-helm.sh)", allow_module_level=True)
     return client, helm
 
 

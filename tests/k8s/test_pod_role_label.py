@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import requests
 
-from ..conftest import start_cluster
+from ..conftest import missing_tool, start_cluster
 from ..helpers import post_task, wait_until
 
-kmock = pytest.importorskip("kmock", reason="kmock (the Kubernetes API emulator) is not installed")
-
-from .kmock_api import EmulatedKubernetes  # noqa: E402
+if TYPE_CHECKING:
+    from .kmock_api import EmulatedKubernetes
 
 ROLE = "taskraft.io/role"
 
@@ -21,6 +22,10 @@ def _leader_pods(api: EmulatedKubernetes) -> list[str]:
 
 @pytest.fixture
 def labelled(tmp_path):
+    try:
+        from .kmock_api import EmulatedKubernetes
+    except ImportError as exc:
+        missing_tool(f"kmock (the Kubernetes API emulator, in the test extra) is not importable: {exc}")
     api = EmulatedKubernetes("default", [f"node-{i}" for i in range(3)]).start()
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     cluster = start_cluster(

@@ -4,7 +4,6 @@ the chart must find series in the real metrics (no empty panel because of a miss
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ import pytest
 import requests
 import yaml
 
+from ..chart.conftest import find_tool
+from ..conftest import missing_tool
 from ..helpers import free_port, post_task, wait_until
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "taskraft"
@@ -28,15 +29,24 @@ PROMQL_FUNCTIONS = {"sum", "max", "min", "count", "rate", "increase", "changes",
                     "group_right", "by", "and", "or", "avg"}
 
 
-def _helm() -> str | None:
-    return os.environ.get("HELM") or shutil.which("helm")
+def _helm() -> str:
+    helm = find_tool("helm", "HELM")
+    if not helm:
+        missing_tool("helm is not installed (scripts/install-helm.sh installs it)")
+    return helm
 
 
 @pytest.fixture(scope="module")
-def prometheus(cluster, tmp_path_factory):
+def prometheus_binary() -> str:
     binary = shutil.which("prometheus")
     if not binary:
-        pytest.skip("Debian's prometheus package is not installed (apt-get install prometheus)")
+        missing_tool("Debian's prometheus package is not installed (scripts/install-chart-tools.sh installs it)")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def prometheus(prometheus_binary, cluster, tmp_path_factory):  # the binary first: no cluster started for a skip
+    binary = prometheus_binary
     work = tmp_path_factory.mktemp("prometheus")
     targets = [{"targets": [url.removeprefix("http://")], "labels": {"pod": f"node-{i}", "namespace": NAMESPACE}}
                for i, url in enumerate(cluster.urls)]
@@ -101,8 +111,6 @@ def test_every_dashboard_query_returns_series(prometheus):
 
 def _rendered_alerts() -> list[dict]:
     helm = _helm()
-    if not helm:
-        pytest.skip("helm is not installed (scripts/install-helm.sh installs it)")
     out = subprocess.run(
         [helm, "template", "taskraft", str(CHART), "--namespace", NAMESPACE,
          "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",

@@ -6,8 +6,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless=new",
@@ -21,10 +19,6 @@ ARGS = [
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 DOC_IMAGES = ROOT / "docs" / "images"
-
-requires_chromium = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK), reason=f"{CHROMIUM} is missing (run scripts/install-browser-tools.sh)"
-)
 
 
 def artifact(name: str) -> Path:

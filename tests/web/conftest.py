@@ -1,16 +1,32 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from ..conftest import missing_tool
 from .browser import ARGS, CHROMIUM, artifact
 
 
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """Before any cluster starts: Debian's Chromium and Playwright are there, or the module skips (fails
+    under TASKRAFT_REQUIRE_TOOLS=1)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        missing_tool(f"{CHROMIUM} is missing (scripts/install-browser-tools.sh installs it)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        missing_tool(f"playwright (in the test extra) is not importable: {exc}")
+    return CHROMIUM
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=chromium, args=ARGS)
         yield b
         b.close()
 

@@ -10,9 +10,9 @@ import requests
 from playwright.sync_api import expect
 
 from ..conftest import dump_logs, start_cluster
-from .browser import artifact, publish, requires_chromium
+from .browser import artifact, publish
 
-pytestmark = [requires_chromium, pytest.mark.cluster]
+pytestmark = pytest.mark.cluster
 
 
 def create_in_page(page, title: str) -> int:
