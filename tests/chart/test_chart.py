@@ -25,6 +25,15 @@ from .conftest import (
 )
 
 SCHEMAS = Path(__file__).parent / "schemas"
+STATEFULSET = f"{RELEASE}-taskraft"
+RECORD = f"{RELEASE}-taskraft-cluster"  # the cluster record ConfigMap, written by the leader
+POD_LABEL_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"],
+                  "resourceNames": [f"{STATEFULSET}-{i}" for i in range(3)]}
+CLUSTER_RECORD_RULES = [
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"], "resourceNames": [RECORD]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},  # RBAC cannot restrict create by name
+    {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["get"], "resourceNames": [STATEFULSET]},
+]
 
 
 def test_lint_strict(helm):
@@ -53,16 +62,20 @@ def _kubernetes_versions() -> list[str]:
     return sorted({"1.29.0", kv.latest_version()}, key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
-@pytest.mark.parametrize("values", VARIANTS, ids=VARIANT_IDS)
-def test_manifests_pass_kubernetes_validate_strict(helm, values, tmp_path):
-    """Every core manifest validates strictly (unknown fields rejected) for 1.29 and the newest known version."""
-    docs = [d for d in render(helm, values) if (d["apiVersion"], d["kind"]) not in CRD_KINDS]
+def _assert_kubernetes_validate_strict(rendered: list[dict], tmp_path: Path) -> None:
+    docs = [d for d in rendered if (d["apiVersion"], d["kind"]) not in CRD_KINDS]
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(docs, sort_keys=False))
     for version in _kubernetes_versions():
         proc = run([sys.executable, "-m", "kubernetes_validate", "--strict", "-k", version, str(manifest)], check=False)
         assert proc.returncode == 0, f"kubernetes {version}:\n{proc.stdout}\n{proc.stderr}"
         assert proc.stdout.count("passed for resource") == len(docs), proc.stdout
+
+
+@pytest.mark.parametrize("values", VARIANTS, ids=VARIANT_IDS)
+def test_manifests_pass_kubernetes_validate_strict(helm, values, tmp_path):
+    """Every core manifest validates strictly (unknown fields rejected) for 1.29 and the newest known version."""
+    _assert_kubernetes_validate_strict(render(helm, values), tmp_path)
 
 
 def test_kubernetes_validate_rejects_unknown_fields(tmp_path):
@@ -179,6 +192,8 @@ def test_statefulset_invariants(helm):
 def test_node_config_derives_peers_from_the_rendered_env(helm, monkeypatch):
     """The env the chart renders makes the real config loader produce StatefulSet DNS peers."""
     config = pytest.importorskip("taskraft.config", reason="the taskraft package is not installed")
+    from taskraft.consensus import cluster_record
+
     docs = render(helm)
     cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-env"))["data"]
     for key, value in cm.items():
@@ -188,12 +203,19 @@ def test_node_config_derives_peers_from_the_rendered_env(helm, monkeypatch):
     monkeypatch.delenv("TASKRAFT_RAFT_SECRET_FILE")
     monkeypatch.setenv("TASKRAFT_RAFT_SECRET", "x")
     monkeypatch.delenv("TASKRAFT_MYSQL_PASSWORD_FILE")
+    monkeypatch.setenv("POD_NAMESPACE", NAMESPACE)
+    monkeypatch.setenv("TASKRAFT_CLUSTER_ID", "0f3c")  # what the kubelet resolves from the record, once written
     cfg = config.load_config()
     base = f"{RELEASE}-taskraft-headless.{NAMESPACE}.svc.cluster.local:7000"
     assert cfg.peers == tuple(f"{RELEASE}-taskraft-{i}.{base}" for i in range(3))
     assert cfg.raft_advertise == f"{RELEASE}-taskraft-1.{base}"
     assert cfg.timings.dns_cache_time == 5.0
     assert cfg.label_pod_role is True
+    # The cluster record the members write is the ConfigMap the chart reads back and the Role allows.
+    assert cfg.cluster_id == "0f3c"
+    record = cluster_record.open_record(cfg.cluster_record, cfg.pod_namespace, cfg.statefulset)
+    assert isinstance(record, cluster_record.ConfigMapRecord)
+    assert (record.name, record.namespace, record.owner) == (RECORD, NAMESPACE, STATEFULSET)
 
 
 def test_variants(helm):
@@ -209,6 +231,7 @@ def test_variants(helm):
     assert one(five, "StatefulSet")["spec"]["replicas"] == 5
     role = one(five, "Role")
     assert role["rules"][0]["resourceNames"] == [f"{RELEASE}-taskraft-{i}" for i in range(5)]
+    assert role["rules"][1:] == CLUSTER_RECORD_RULES
     rule = one(five, "PrometheusRule")
     quorum = next(r for r in rule["spec"]["groups"][0]["rules"] if r["alert"] == "TaskraftQuorumAtRisk")
     assert quorum["expr"].endswith("< 3")
@@ -224,9 +247,11 @@ def test_services_rbac_pdb_networkpolicy(helm):
     assert services[f"{RELEASE}-taskraft-leader"]["selector"]["taskraft.io/role"] == "leader"
 
     role = one(docs, "Role")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"],
-                              "resourceNames": [f"{RELEASE}-taskraft-{i}" for i in range(3)]}]
-    assert one(docs, "RoleBinding")["roleRef"]["name"] == role["metadata"]["name"]
+    assert role["rules"] == [POD_LABEL_RULE, *CLUSTER_RECORD_RULES]
+    binding = one(docs, "RoleBinding")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-taskraft", "namespace": NAMESPACE}]
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
 
     np = one(docs, "NetworkPolicy")["spec"]
@@ -237,6 +262,90 @@ def test_services_rbac_pdb_networkpolicy(helm):
     closed = render(helm, None, "--set", "networkPolicy.http.allowExternal=false")
     http_rule = next(r for r in one(closed, "NetworkPolicy")["spec"]["ingress"] if r["ports"][0]["port"] == 8080)
     assert {"podSelector": {"matchLabels": {f"{RELEASE}-taskraft-client": "true"}}} in http_rule["from"]
+
+
+def _app(docs: list[dict]) -> tuple[dict, dict, dict]:
+    """The pod spec, the taskraft container's env by name, and the env ConfigMap's data."""
+    pod = one(docs, "StatefulSet")["spec"]["template"]["spec"]
+    (app,) = pod["containers"]
+    cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-env"))["data"]
+    return pod, {e["name"]: e for e in app["env"]}, cm
+
+
+def test_cluster_record_env_and_rbac(helm):
+    cluster_record = pytest.importorskip("taskraft.consensus.cluster_record",
+                                         reason="the taskraft package is not installed")
+    docs = render(helm)
+    pod, env, cm = _app(docs)
+    assert cm["TASKRAFT_CLUSTER_RECORD"] == f"configmap:{RECORD}"
+    assert cm["TASKRAFT_STATEFULSET"] == STATEFULSET == one(docs, "StatefulSet")["metadata"]["name"]
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    # Resolved by the kubelet when the container starts; absent (not an error) before the cluster first forms.
+    assert env["TASKRAFT_CLUSTER_ID"] == {"name": "TASKRAFT_CLUSTER_ID", "valueFrom": {"configMapKeyRef": {
+        "name": RECORD, "key": cluster_record.CONFIGMAP_KEY, "optional": True}}}
+    assert pod["automountServiceAccountToken"] is True
+    assert one(docs, "Role")["rules"] == [POD_LABEL_RULE, *CLUSTER_RECORD_RULES]
+
+
+@pytest.mark.parametrize("values", VARIANTS, ids=VARIANT_IDS)
+def test_the_chart_never_renders_the_cluster_record(helm, values):
+    """The leader writes it; a rendered one would be overwritten (emptied) by every upgrade."""
+    for extra in ((), ("--set", "raft.clusterRecord.enabled=false")):
+        assert not [d for d in render(helm, values, *extra) if d["metadata"]["name"] == RECORD]
+
+
+def test_cluster_record_off(helm, tmp_path):
+    docs = render(helm, None, "--set", "raft.clusterRecord.enabled=false")
+    pod, env, cm = _app(docs)
+    assert "TASKRAFT_CLUSTER_RECORD" not in cm and "TASKRAFT_CLUSTER_ID" not in env
+    assert RECORD not in yaml.safe_dump_all(docs)
+    assert one(docs, "Role")["rules"] == [POD_LABEL_RULE]  # the pod label alone
+    assert pod["automountServiceAccountToken"] is True
+    _assert_kubernetes_validate_strict(docs, tmp_path)
+
+    # Neither the pod label nor the record: no Role, no RoleBinding, no token in the pods.
+    docs = render(helm, None, "--set", "raft.clusterRecord.enabled=false", "--set", "raft.labelPodRole=false")
+    assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
+    assert _app(docs)[0]["automountServiceAccountToken"] is False
+
+
+def test_cluster_record_without_the_pod_label(helm):
+    docs = render(helm, None, "--set", "raft.labelPodRole=false")
+    pod, env, cm = _app(docs)
+    assert one(docs, "Role")["rules"] == CLUSTER_RECORD_RULES
+    assert pod["automountServiceAccountToken"] is True  # the record needs the API
+    assert cm["TASKRAFT_LABEL_POD_ROLE"] == "false" and "TASKRAFT_CLUSTER_ID" in env
+    # rbac.create=false: the record stays on, the permissions are the operator's to grant.
+    docs = render(helm, None, "--set", "rbac.create=false")
+    assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
+    assert "TASKRAFT_CLUSTER_ID" in _app(docs)[1]
+
+
+def test_cluster_record_value_is_schema_checked(helm):
+    proc = run([helm, "template", RELEASE, str(CHART), "--set", "raft.clusterRecord.enabled=maybe"], check=False)
+    assert proc.returncode != 0 and "clusterRecord" in proc.stderr
+    proc = run([helm, "template", RELEASE, str(CHART), "--set", "metrics.prometheusRule.cannotVoteFor=ten minutes"],
+               check=False)
+    assert proc.returncode != 0 and "cannotVoteFor" in proc.stderr
+
+
+def test_alerts_for_voting_and_foreign_traffic(helm):
+    def rules(*extra):
+        group = one(render(helm, None, *extra), "PrometheusRule")["spec"]["groups"][0]
+        return {r["alert"]: r for r in group["rules"]}
+
+    alerts = rules()
+    cannot_vote, foreign = alerts["TaskraftMemberCannotVote"], alerts["TaskraftForeignRaftTraffic"]
+    selector = f'{{job="{RELEASE}-taskraft-headless", namespace="{NAMESPACE}"}}'
+    assert f"taskraft_raft_can_vote{selector} == 0" in cannot_vote["expr"]
+    assert f"taskraft_raft_vote_withheld{selector} == 1" in cannot_vote["expr"]
+    assert cannot_vote["for"] == "10m"
+    for alert in (cannot_vote, foreign):
+        assert "{{ $labels.pod }}" in alert["annotations"]["summary"]
+        assert "docs/operations.md" in alert["annotations"]["description"]
+    assert f"increase(taskraft_raft_foreign_messages_total{selector}[5m])" in foreign["expr"]
+    assert "{{ $labels.peer }}" in foreign["annotations"]["description"]
+    assert rules("--set", "metrics.prometheusRule.cannotVoteFor=30m")["TaskraftMemberCannotVote"]["for"] == "30m"
 
 
 def test_secret_generated_or_existing(helm):
@@ -264,13 +373,27 @@ def test_dashboard_configmap(helm):
     dash = json.loads(cm["data"]["taskraft.json"])
     titles = {p["title"] for p in dash["panels"]}
     for needed in ("Role per pod", "Raft term", "Commit index vs applied index", "Leader changes", "Write rate",
-                   "Read rate", "Write latency", "Read latency", "Apply latency", "Errors by code"):
+                   "Read rate", "Write latency", "Read latency", "Apply latency", "Errors by code", "Voting members",
+                   "Raft messages refused from another cluster"):
         assert needed in titles
     exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
     for metric in ("raft_state", "raft_term", "raft_commit_index", "raft_last_applied", "raft_leader_changes_total",
                    "http_request_duration_seconds_bucket", "raft_apply_duration_seconds_bucket",
-                   "taskraft_http_errors_total"):
+                   "taskraft_http_errors_total", "taskraft_raft_can_vote", "taskraft_raft_vote_withheld",
+                   "taskraft_raft_foreign_messages_total"):
         assert metric in exprs
+    voting = [t["expr"] for p in dash["panels"] if p["title"] == "Voting members" for t in p["targets"]]
+    assert voting[0].startswith("max by (pod) (taskraft_raft_can_vote{")  # one row per member
+    assert voting[1].startswith("max by (pod, reason) (taskraft_raft_vote_withheld{")  # and why it may not vote
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids)), "duplicate panel ids"
+    for a in dash["panels"]:  # no two panels overlap on the grid
+        for b in dash["panels"]:
+            if a["id"] < b["id"]:
+                ga, gb = a["gridPos"], b["gridPos"]
+                apart = (ga["x"] + ga["w"] <= gb["x"] or gb["x"] + gb["w"] <= ga["x"]
+                         or ga["y"] + ga["h"] <= gb["y"] or gb["y"] + gb["h"] <= ga["y"])
+                assert apart, f"panels {a['title']!r} and {b['title']!r} overlap"
 
 
 def test_values_documented():

@@ -30,6 +30,16 @@
 {{- printf "%s-leader" (include "taskraft.fullname" .) }}
 {{- end }}
 
+{{/* The cluster record ConfigMap: written by the leader, never rendered by the chart. */}}
+{{- define "taskraft.clusterRecordName" -}}
+{{- printf "%s-cluster" (include "taskraft.fullname" .) }}
+{{- end }}
+
+{{/* Whether the members use the Kubernetes API (so need a token and, with rbac.create, a Role). */}}
+{{- define "taskraft.usesKubernetesApi" -}}
+{{- if or .Values.raft.labelPodRole .Values.raft.clusterRecord.enabled }}true{{- end }}
+{{- end }}
+
 {{- define "taskraft.secretName" -}}
 {{- if .Values.auth.existingSecret }}
 {{- .Values.auth.existingSecret }}
