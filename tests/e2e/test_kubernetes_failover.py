@@ -26,6 +26,7 @@ REPLICAS = 3
 TASKS = int(os.environ.get("TASKRAFT_E2E_TASKS", "30"))
 MAX_WRITE_GAP = float(os.environ.get("TASKRAFT_E2E_MAX_WRITE_GAP", "30"))
 ROLE_LABEL = "taskraft.io/role"
+CLUSTER_RECORD = f"{RELEASE}-cluster"  # written by the leader when the cluster forms, owned by the StatefulSet
 SERVER_SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=server"
 
 
@@ -182,6 +183,35 @@ def _term(view: dict) -> int:
     return int(view.get("term") or view.get("raft", {}).get("term") or 0)
 
 
+def _pod_view(http: Http, pod: str) -> dict | None:
+    status, view = http.call("GET", f"pod/{pod}", "/api/v1/cluster")
+    return view if status == 200 else None
+
+
+def _cluster_record(ns: str):
+    try:
+        return core.read_namespaced_config_map(CLUSTER_RECORD, ns)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def test_the_cluster_record_names_the_cluster(release):
+    """The leader recorded the cluster id in a ConfigMap owned by the StatefulSet; every member reports it."""
+    ns, http = release["ns"], release["http"]
+    record = wait_for(lambda: _cluster_record(ns), 60, f"ConfigMap {CLUSTER_RECORD}")
+    cluster_id = record.data["clusterId"]
+    sts = apps.read_namespaced_stateful_set(RELEASE, ns)
+    (owner,) = record.metadata.owner_references
+    assert (owner.kind, owner.name, owner.uid) == ("StatefulSet", RELEASE, sts.metadata.uid)
+    for pod in server_pods(ns):
+        view = wait_for(lambda: _pod_view(http, pod.metadata.name), 60, f"cluster view of {pod.metadata.name}")
+        assert view["cluster_id"] == cluster_id, pod.metadata.name
+        assert view["voting"]["can_vote"] is True, pod.metadata.name
+    release["cluster_id"] = cluster_id
+
+
 def test_leader_deletion_fails_over(release):
     ns, http = release["ns"], release["http"]
     (old_leader,) = leader_pods(ns)
@@ -259,6 +289,16 @@ def test_follower_rebuilds_after_losing_its_volumes(release):
     wait_for(claims_replaced, 300, "fresh claims for the follower")
     wait_for(lambda: all_ready(ns), 600, "the rebuilt follower ready", interval=3)
 
+    # It started with an empty Raft volume while the cluster record existed (TASKRAFT_CLUSTER_ID, from the
+    # ConfigMap): it withheld its vote until the leader caught it up, and now votes again, in the same cluster.
+    log = core.read_namespaced_pod_log(name, ns, container="taskraft")
+    assert "lost its Raft state and the cluster record" in log, "the rebuilt member did not learn from the record"
+    view = wait_for(lambda: (lambda v: v if v and v["voting"]["can_vote"] else None)(_pod_view(http, name)), 120,
+                    "the rebuilt follower voting again")
+    cluster_id = release.get("cluster_id") or _cluster_record(ns).data["clusterId"]
+    assert view["cluster_id"] == cluster_id
+    assert view["voting"] == {"can_vote": True, "reason": None}
+
     status, task = wait_for(lambda: (lambda r: r if r[0] == 201 else None)(http.create("after rebuild")), 60, "a write")
     release["tasks"][task["id"]] = task["title"]
     for task_id, title in release["tasks"].items():
@@ -275,6 +315,8 @@ def test_uninstall_leaves_only_the_claims(release):
     ns = release["ns"]
     helm("uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "5m")
     wait_for(lambda: not server_pods(ns), 300, "the pods gone")
+    # Not a chart object: the garbage collector deletes it after its owner, the StatefulSet.
+    wait_for(lambda: _cluster_record(ns) is None, 120, f"ConfigMap {CLUSTER_RECORD} deleted with the StatefulSet")
     leftovers = []
     label = f"app.kubernetes.io/instance={RELEASE}"
     listings = {
