@@ -10,7 +10,7 @@ from . import commands as c
 from .config import NodeConfig
 from .consensus.proposals import EntryBatcher, Proposer, ReadBarrier, Unavailable
 from .consensus.raft import RaftNode, RaftRunner
-from .state import queries
+from .state import queries, recorded
 from .state.applier import Applier
 from .state.db import TRANSIENT_ERRORS, connect, read_pool, wait_for_database
 from .state.schema import migrate
@@ -55,9 +55,12 @@ class TaskraftNode:
         self.raft = self._runner.start()
         self.pool = read_pool(cfg.mysql, min(cfg.http_threads, READ_POOL_MAX))
         self.proposer = Proposer(
-            self.raft, self.applier, EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight)
+            self.raft,
+            self.applier.progress,
+            recorded.reader(self.pool),
+            EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight),
         )
-        self.barrier = ReadBarrier(self.raft, self.applier)
+        self.barrier = ReadBarrier(self.raft, self.applier.progress)
         self.started = True
         threading.Thread(target=self._register, name="taskraft-register", daemon=True).start()
         if cfg.label_pod_role:

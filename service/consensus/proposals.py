@@ -1,14 +1,24 @@
 """Proposals: getting a write, or a read barrier, through Raft and applied on THIS node, within a deadline.
 
+A proposal learns the index of its log entry from PySyncObj's answer (SUCCESS carries what
+`apply_entry` returned: the index), then waits until this node's applied index reaches it
+(`state.progress`: one ticket per write or per barrier round, woken by the applier's publish of
+that index and by nobody else). A write then takes its operation's result from the applier's
+recent results, or, if the operation was skipped there as already applied (a retried commit, a
+replay, a snapshot install), reads it back from `raft_log` by request id.
+
 PySyncObj errors do not prove that a command was not applied (Timeout, LEADER_CHANGED,
 UNKNOWN_OUTCOME, a send silently dropped to a disconnected leader). So a write is proposed again
-with the same request id until its result arrives or the deadline passes; the state machine
-applies a request id once and answers repeats with the first result.
+with the same request id on an error, or after REPROPOSE_AFTER without any answer, until an
+answer gives it an index or the deadline passes; the state machine applies a request id once and
+answers repeats with the first result. Once an entry carrying the write is committed, only its
+apply on this node is awaited.
 
 Linearizable reads go through a shared barrier: a read joins the next barrier round, which is
 proposed only after the read began, as an empty log entry. Once that entry is applied here, every
 write acknowledged before the read began is in this node's database. Concurrent reads share one
-round, so N readers cost one log entry, not N (the ReadIndex idea, through the log).
+round and its one ticket, so N readers cost one log entry, not N (the ReadIndex idea, through the
+log). The next round is proposed as soon as the one in flight is answered.
 """
 
 from __future__ import annotations
@@ -16,13 +26,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from pysyncobj import FAIL_REASON
 
 from ..commands import BARRIER, make_entry
-from ..state.applier import Applier
 from ..state.machine import OpResult
+from ..state.progress import Progress, Ticket
 
 REPROPOSE_AFTER = 1.0  # seconds without any answer before the same request id is proposed again
 RETRY_PAUSE = 0.05
@@ -36,15 +46,20 @@ class Proposing(Protocol):
     def propose(self, command: dict, callback) -> None: ...
 
 
-class _Outcome:
-    def __init__(self, wake: threading.Event):
-        self.error: int | None = None
-        self._wake = wake
+class _Answer:
+    """PySyncObj's answer to one proposal: SUCCESS arms the ticket with the entry's index; an error
+    is recorded and wakes the ticket's waiter early."""
 
-    def __call__(self, _index, error) -> None:
-        if error != FAIL_REASON.SUCCESS:
+    def __init__(self, ticket: Ticket):
+        self.error: int | None = None
+        self._ticket = ticket
+
+    def __call__(self, index, error) -> None:
+        if error == FAIL_REASON.SUCCESS:
+            self._ticket.arm(index)
+        else:
             self.error = error
-            self._wake.set()
+            self._ticket.wake()
 
 
 class EntryBatcher:
@@ -99,48 +114,71 @@ class EntryBatcher:
 
 
 class Proposer:
-    def __init__(self, raft: Proposing, applier: Applier, batcher: EntryBatcher | None = None):
-        self._applier = applier
+    """`read_back(request_id, fingerprint)`: the result recorded in raft_log, None if it cannot be read now."""
+
+    def __init__(
+        self,
+        raft: Proposing,
+        progress: Progress,
+        read_back: Callable[[str, str], OpResult | None],
+        batcher: EntryBatcher | None = None,
+    ):
+        self._progress = progress
+        self._read_back = read_back
         self._batcher = batcher or EntryBatcher(raft)
 
     def write(self, op: dict, deadline: float) -> OpResult:
         """Propose one operation; return its result once applied on this node, or raise Unavailable."""
-        waiter = self._applier.register(op["rid"])
-        try:
-            while True:
-                outcome = _Outcome(waiter.event)
-                self._batcher.submit(op, outcome)
+        ticket = self._progress.ticket()  # every attempt arms it; the first index known wins
+        answer = self._propose(op, ticket)
+        proposed_at = time.monotonic()
+        while not ticket.reached:
+            now = time.monotonic()
+            if now >= deadline:
+                raise Unavailable("no quorum within the deadline")
+            if ticket.armed:
+                timeout = deadline - now  # committed: only its apply here is awaited
+            elif answer.error is not None or now - proposed_at >= REPROPOSE_AFTER:
+                if answer.error is not None:
+                    time.sleep(min(RETRY_PAUSE, deadline - now))
+                answer = self._propose(op, ticket)  # again, with the same request id
                 proposed_at = time.monotonic()
-                while True:
-                    if waiter.result is not None:
-                        return waiter.result
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise Unavailable("no quorum within the deadline")
-                    waiter.event.wait(min(remaining, 0.1))
-                    if waiter.result is not None:
-                        return waiter.result
-                    if outcome.error is not None:
-                        waiter.event.clear()
-                        time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
-                        break  # propose again with the same request id
-                    if time.monotonic() - proposed_at > REPROPOSE_AFTER:
-                        break
-        finally:
-            self._applier.unregister(op["rid"], waiter)
+                continue
+            else:
+                timeout = min(deadline, proposed_at + REPROPOSE_AFTER) - now
+            if ticket.wait(timeout):
+                ticket.clear()  # reached, or an answer's error: both are looked at above
+        return self._result(op, deadline)
+
+    def _propose(self, op: dict, ticket: Ticket) -> _Answer:
+        answer = _Answer(ticket)
+        self._batcher.submit(op, answer)
+        return answer
+
+    def _result(self, op: dict, deadline: float) -> OpResult:
+        """The result of an operation applied on this node: a recent one, else the one in raft_log."""
+        result = self._progress.result(op["rid"], op["fp"])
+        while result is None:
+            result = self._read_back(op["rid"], op["fp"])
+            if result is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Unavailable("the result could not be read back within the deadline")
+                time.sleep(min(RETRY_PAUSE, remaining))
+        return result
 
 
 class _Round:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.ok = False
+    def __init__(self, ticket: Ticket) -> None:
+        self.ticket = ticket  # shared by every reader of the round
+        self.failed = False
         self.started = 0.0
 
 
 class ReadBarrier:
-    def __init__(self, raft: Proposing, applier: Applier, round_timeout: float = 1.0):
+    def __init__(self, raft: Proposing, progress: Progress, round_timeout: float = 1.0):
         self._raft = raft
-        self._applier = applier
+        self._progress = progress
         self._round_timeout = round_timeout
         self._lock = threading.Lock()
         self._in_flight: _Round | None = None
@@ -149,22 +187,32 @@ class ReadBarrier:
     def wait(self, deadline: float) -> None:
         """Return once a barrier proposed after this call began is applied on this node."""
         while True:
-            with self._lock:
-                now = time.monotonic()
-                if self._in_flight is not None and now - self._in_flight.started > self._round_timeout:
-                    self._in_flight = None  # its answer was lost; stop waiting for it
-                if self._next is None:
-                    self._next = _Round()
-                joined = self._next
-                if self._in_flight is None:
-                    self._launch_locked()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Unavailable("no quorum within the deadline")
-            if joined.done.wait(min(remaining, self._round_timeout)) and joined.ok:
+            joined = self._join()
+            ticket = joined.ticket
+            while not ticket.reached:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Unavailable("no quorum within the deadline")
+                if joined.failed:
+                    time.sleep(min(RETRY_PAUSE, remaining))
+                    break  # join the next round
+                if ticket.armed:
+                    ticket.wait(remaining)  # committed: only its apply here is awaited
+                elif not ticket.wait(min(remaining, self._round_timeout)) and not ticket.armed:
+                    break  # no answer within the round timeout: join the next round
+            else:
                 return
-            if joined.done.is_set():
-                time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+
+    def _join(self) -> _Round:
+        with self._lock:
+            if self._in_flight is not None and time.monotonic() - self._in_flight.started > self._round_timeout:
+                self._in_flight = None  # its answer was lost; stop waiting for it
+            if self._next is None:
+                self._next = _Round(self._progress.ticket())
+            joined = self._next
+            if self._in_flight is None:
+                self._launch_locked()
+        return joined
 
     def _launch_locked(self) -> None:
         rnd, self._next = self._next, None
@@ -173,15 +221,15 @@ class ReadBarrier:
 
         def on_commit(index, error) -> None:
             if error == FAIL_REASON.SUCCESS:
-                self._applier.call_when_applied(index, lambda: self._finish(rnd, True))
+                rnd.ticket.arm(index)
             else:
-                self._finish(rnd, False)
+                rnd.failed = True
+                rnd.ticket.wake()
+            self._answered(rnd)
 
         self._raft.propose(BARRIER, on_commit)
 
-    def _finish(self, rnd: _Round, ok: bool) -> None:
-        rnd.ok = ok
-        rnd.done.set()
+    def _answered(self, rnd: _Round) -> None:
         with self._lock:
             if self._in_flight is rnd:
                 self._in_flight = None

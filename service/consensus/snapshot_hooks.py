@@ -25,7 +25,8 @@ import os
 from pysyncobj.config import SERIALIZER_STATE
 
 from ..state import snapshot
-from ..state.applier import Applier, SnapshotJob
+from ..state.applier import Applier
+from ..state.snapshot import SnapshotJob
 from .journal import encode_record, read_records, write_file_durably
 
 log = logging.getLogger(__name__)

@@ -3,117 +3,104 @@
 The Raft tick thread never touches MySQL. When PySyncObj applies an entry, it only hands the
 entry to this queue (microseconds), so a slow or unavailable database can neither stall Raft nor
 cause elections. The applier drains the queue in batches: each batch is ONE MySQL transaction
-(`machine.apply_entries`), which is also where group commit pays.
+(`machine.apply_entries`), which is also where group commit pays. After each, it publishes the new
+applied index and the results of the operations it applied (`progress.Progress`), which wakes the
+threads waiting for them.
 
-Besides entries, the queue carries two markers that keep snapshots exact:
+Besides entries, the queue carries two markers that keep snapshots exact (the jobs themselves are
+in snapshot.py):
   - a snapshot request at index L (compaction): everything up to L is committed first, then a
-    marker file records that the database holds the state at L (snapshot.write_marker); its cost
-    does not grow with the database;
+    marker file records that the database holds the state at L; its cost does not grow with the
+    database;
   - a snapshot install: the tables are replaced by a dump received from the leader (or found at
     restart) unless this database is already at or past it.
 A full dump, needed only to seed a follower, is written off the queue by `dump_tables`.
 
-If the database fails, the batch is rolled back and retried with backoff; nothing is skipped, and
-`healthy` goes false so /readyz reports not ready.
+If the database fails, the batch is rolled back and retried with backoff (up to 2 s between
+attempts); nothing is skipped, and `healthy` goes false so /readyz reports not ready.
 """
 
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
-import json
 import logging
-import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
+
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from .. import metrics
 from . import snapshot
 from .db import TRANSIENT_ERRORS
 from .machine import LogEntry, OpResult, apply_entries, read_meta
+from .progress import Progress
+from .snapshot import Install, SnapshotJob
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
-
-
-class Waiter:
-    """Waits for the result of one request id, whichever log entry ends up carrying it."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.result: OpResult | None = None
-
-    def deliver(self, result: OpResult) -> None:
-        self.result = result
-        self.event.set()
-
-
-@dataclass
-class SnapshotJob:
-    raft_index: int
-    raft_tuple: tuple
-    path: str
-    state: str = "pending"  # pending -> writing -> success | failed
-    state_index: int | None = None
-
-
-@dataclass
-class _Install:
-    path: str
-    state_index: int
+FIRST_BACKOFF = 0.05  # seconds after the first failed attempt at a batch; doubled after each failure
+MAX_BACKOFF = 2.0  # seconds between two attempts, at most
 
 
 @dataclass
 class _Item:
     entry: LogEntry | None = None
     snapshot: SnapshotJob | None = None
-    install: _Install | None = None
-
-
-@dataclass(order=True)
-class _IndexWatch:
-    index: int
-    seq: int
-    fn: Callable[[], None] = field(compare=False)
+    install: Install | None = None
 
 
 class Applier:
-    def __init__(self, connect: Callable[[], object], connect_snapshot_reader: Callable[[], object] | None = None):
+    def __init__(self, connect: Callable[[], object]):
         self._connect = connect
-        self._connect_reader = connect_snapshot_reader or connect
         self._conn = None
         self._queue: collections.deque[_Item] = collections.deque()
         self._cond = threading.Condition()
-        self._waiters: dict[str, Waiter] = {}
-        self._watches: list[_IndexWatch] = []
-        self._seq = itertools.count()
-        self._stopping = False
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.applied_index = 0
+        self.progress = Progress()
         self.healthy = False
         self.last_error: str | None = None
+        # After a failed attempt: until the action succeeds or the applier stops (a stop also cuts
+        # a backoff short), waiting 2 x FIRST_BACKOFF, then twice as long each time, up to MAX_BACKOFF.
+        self._until_done = Retrying(
+            wait=wait_exponential(multiplier=2 * FIRST_BACKOFF, max=MAX_BACKOFF),
+            stop=lambda _state: self._stopping.is_set(),
+            sleep=self._stopping.wait,
+            retry_error_callback=lambda _state: None,
+        )
+
+    @property
+    def applied_index(self) -> int:
+        return self.progress.index
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def load(self) -> int:
         """Read the applied index from the database (blocks until it answers). Call before Raft starts."""
-        backoff = 0.2
-        while True:
-            try:
-                conn = self._ensure_conn()
-                with conn.cursor() as cur:
-                    self.applied_index = read_meta(cur, lock=False).applied_index
-                conn.commit()
-                self.healthy = True
-                return self.applied_index
-            except TRANSIENT_ERRORS as exc:
-                self._drop_conn(exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+        retrying = Retrying(
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            wait=wait_exponential(multiplier=0.2, max=MAX_BACKOFF),
+            stop=lambda _state: self._stopping.is_set(),
+            sleep=self._stopping.wait,
+            reraise=True,
+        )
+        return retrying(self._load_once)
+
+    def _load_once(self) -> int:
+        try:
+            conn = self._ensure_conn()
+            with conn.cursor() as cur:
+                index = read_meta(cur, lock=False).applied_index
+            conn.commit()
+        except TRANSIENT_ERRORS as exc:
+            self._drop_conn(exc)
+            raise
+        self._publish(index)
+        self.healthy = True
+        return index
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="taskraft-applier", daemon=True)
@@ -121,7 +108,7 @@ class Applier:
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cond:
-            self._stopping = True
+            self._stopping.set()
             self._cond.notify_all()
         if self._thread:
             self._thread.join(timeout)
@@ -138,45 +125,32 @@ class Applier:
         return job
 
     def enqueue_install(self, path: str, state_index: int) -> None:
-        self._put(_Item(install=_Install(path, state_index)))
+        self._put(_Item(install=Install(path, state_index)))
 
     def _put(self, item: _Item) -> None:
         with self._cond:
             self._queue.append(item)
             self._cond.notify()
 
-    # -- called from request threads -------------------------------------------------------------
+    def dump_tables(self, path: str, raft_tuple: tuple) -> SnapshotJob:
+        """A full dump of the tables for the snapshot at `raft_tuple`, written in the background on a
+        connection of its own (snapshot.dump_tables)."""
+        return snapshot.dump_tables(self._connect, path, raft_tuple)
 
-    def register(self, request_id: str) -> Waiter:
-        waiter = Waiter()
-        with self._cond:
-            self._waiters[request_id] = waiter
-        return waiter
-
-    def unregister(self, request_id: str, waiter: Waiter) -> None:
-        with self._cond:
-            if self._waiters.get(request_id) is waiter:
-                del self._waiters[request_id]
+    # -- called from any thread ------------------------------------------------------------------
 
     def call_when_applied(self, index: int, fn: Callable[[], None]) -> None:
         """Run `fn` (on the applier thread, or right now) once entries up to `index` are applied here."""
-        with self._cond:
-            if self.applied_index < index:
-                heapq.heappush(self._watches, _IndexWatch(index, next(self._seq), fn))
-                return
-        fn()
-
-    def backlog(self) -> int:
-        return len(self._queue)
+        self.progress.call_when(index, fn)
 
     # -- the applier thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while not self._queue and not self._stopping.is_set():
                     self._cond.wait()
-                if self._stopping:
+                if self._stopping.is_set():
                     return
                 batch: list[LogEntry] = []
                 marker: _Item | None = None
@@ -189,152 +163,56 @@ class Applier:
             if batch:
                 self._retry(lambda: self._apply(batch))
             if marker is not None and marker.snapshot is not None:
-                self._retry(lambda: self._start_snapshot(marker.snapshot))
+                self._retry(lambda: snapshot.write_compaction_marker(marker.snapshot, self.applied_index))
             if marker is not None and marker.install is not None:
                 self._retry(lambda: self._install(marker.install))
 
     def _retry(self, action: Callable[[], None]) -> None:
-        backoff = 0.05
-        while not self._stopping:
-            try:
-                action()
-                self.healthy = True
-                self.last_error = None
-                return
-            except TRANSIENT_ERRORS as exc:
-                metrics.APPLY_ERRORS.inc()
-                self._drop_conn(exc)
-            except Exception as exc:  # a bug or a schema problem: never skip the entry, keep retrying loudly
-                metrics.APPLY_ERRORS.inc()
-                log.exception("apply failed; will retry without skipping")
-                self._drop_conn(exc)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+        """Run `action` until it succeeds, backing off from 50 ms to 2 s; give up only when stopping.
+
+        The first attempt runs bare: tenacity's bookkeeping (some 20 us) is paid only after a failure.
+        """
+        try:
+            self._attempt(action)
+        except Exception:
+            if not self._stopping.wait(FIRST_BACKOFF):
+                self._until_done(self._attempt, action)
+
+    def _attempt(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except TRANSIENT_ERRORS as exc:
+            metrics.APPLY_ERRORS.inc()
+            self._drop_conn(exc)
+            raise
+        except Exception as exc:  # a bug or a schema problem: never skip the entry, keep retrying loudly
+            metrics.APPLY_ERRORS.inc()
+            log.exception("apply failed; will retry without skipping")
+            self._drop_conn(exc)
+            raise
+        self.healthy = True
+        self.last_error = None
 
     def _apply(self, batch: list[LogEntry]) -> None:
         last = batch[-1].index
         if all(not e.command.get("ops") for e in batch):
             # Read barriers only: nothing to write, the database state is already at `last`.
-            self._advance(max(last, self.applied_index), {})
+            self._publish(last)
             return
         started = time.perf_counter()
         conn = self._ensure_conn()
         meta, results = self._in_transaction(conn, lambda: apply_entries(conn, batch))
         metrics.RAFT_APPLY_DURATION.observe(time.perf_counter() - started)
-        self._recover_results(conn, batch, results)
-        self._advance(max(last, meta.applied_index, self.applied_index), results)
+        self._publish(max(last, meta.applied_index), _by_operation(batch, results))
 
-    def _recover_results(self, conn, batch: list[LogEntry], results: dict[str, OpResult]) -> None:
-        """Results of ops someone waits for that were skipped as already applied (a retried commit
-        whose first attempt did commit, or a replay): read them back from raft_log."""
-        with self._cond:
-            missing = [
-                op["rid"]
-                for e in batch
-                for op in e.command.get("ops", ())
-                if op["rid"] in self._waiters and op["rid"] not in results
-            ]
-        if not missing:
-            return
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT request_id, log_index, result FROM raft_log WHERE request_id IN ({', '.join(['%s'] * len(missing))})",
-                missing,
-            )
-            for rid, log_index, result in cur.fetchall():
-                results[rid] = OpResult.from_json(json.loads(result), int(log_index))
-        conn.commit()
+    def _install(self, install: Install) -> None:
+        state_index = snapshot.install(self._ensure_conn(), install, self.applied_index)
+        if state_index is not None:
+            self._publish(state_index)
 
-    def _advance(self, index: int, results: dict[str, OpResult]) -> None:
-        due: list[Callable[[], None]] = []
-        with self._cond:
-            self.applied_index = index
-            for rid, result in results.items():
-                waiter = self._waiters.pop(rid, None)
-                if waiter is not None:
-                    waiter.deliver(result)
-            while self._watches and self._watches[0].index <= index:
-                due.append(heapq.heappop(self._watches).fn)
-        metrics.RAFT_LAST_APPLIED.set(index)
-        for fn in due:
-            try:
-                fn()
-            except Exception:
-                log.exception("applied-index callback failed")
-
-    def _start_snapshot(self, job: SnapshotJob) -> None:
-        """Compaction at index L: every entry up to L is committed in the database, so a marker will do.
-
-        Entries that carried no ops (read barriers) do not move the stored applied index, but they
-        change nothing either: the database is at L.
-        """
-        job.state_index = max(self.applied_index, job.raft_index)
-        started = time.monotonic()
-        try:
-            snapshot.write_marker(job.path, job.raft_tuple, job.state_index)
-        except OSError:
-            log.exception("compaction marker write failed")
-            job.state = "failed"
-            return
-        job.state = "success"
-        log.info(
-            "compaction marker at raft index %s (state %s) written in %.3fs",
-            job.raft_index, job.state_index, time.monotonic() - started,
-        )
-
-    def dump_tables(self, path: str, raft_tuple: tuple) -> SnapshotJob:
-        """Write a full dump of the tables for the snapshot whose Raft tuple is `raft_tuple`, in the background.
-
-        For seeding a follower. The database is at or past the tuple's last entry (that snapshot's
-        compaction ran after it was applied), so the dump's state index may be ahead of its Raft tuple: the
-        follower that installs it skips the entries it already holds, as on any replay. The dump
-        goes to `path`; putting it in place of the snapshot file is the caller's (SnapshotHooks).
-        """
-        job = SnapshotJob(raft_tuple[0][1], raft_tuple, path, state="writing")
-        threading.Thread(target=self._write_snapshot, args=(job,), name="taskraft-snapshot", daemon=True).start()
-        return job
-
-    def _write_snapshot(self, job: SnapshotJob) -> None:
-        started = time.monotonic()
-        reader = None
-        try:
-            reader = self._connect_reader()
-            with reader.cursor() as cur:
-                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                job.state_index = max(read_meta(cur, lock=False).applied_index, job.raft_index)
-            snapshot.write_dump(reader, job.path, job.raft_tuple, job.state_index)
-            job.state = "success"
-            log.info(
-                "snapshot at raft index %s (state %s) written in %.2fs",
-                job.raft_index,
-                job.state_index,
-                time.monotonic() - started,
-            )
-        except Exception:
-            log.exception("snapshot write failed")
-            job.state = "failed"
-        finally:
-            try:
-                if reader is not None:
-                    reader.rollback()
-                    reader.close()
-            except Exception:
-                pass
-
-    def _install(self, install: _Install) -> None:
-        if install.state_index > self.applied_index:
-            conn = self._ensure_conn()
-            started = time.monotonic()
-            state_index = self._in_transaction(conn, lambda: snapshot.load_dump(conn, install.path))
-            log.info("installed snapshot at %s in %.2fs", state_index, time.monotonic() - started)
-            self._advance(state_index, {})
-        else:
-            log.info("snapshot at %s not needed: database already at %s", install.state_index, self.applied_index)
-        try:
-            os.unlink(install.path)
-        except OSError:
-            pass
+    def _publish(self, index: int, results: list[tuple[str, str, OpResult]] | None = None) -> None:
+        self.progress.publish(index, results or ())
+        metrics.RAFT_LAST_APPLIED.set(self.progress.index)
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -368,3 +246,18 @@ class Applier:
             except Exception:
                 pass
             self._conn = None
+
+
+def _by_operation(batch: list[LogEntry], results: dict[str, OpResult]) -> list[tuple[str, str, OpResult]]:
+    """(request id, fingerprint, result) for each operation of the batch that has a result.
+
+    In order: when one request id comes with several fingerprints (a reused idempotency key), the
+    state machine's result is that of its last operation, and so is the last triple published.
+    Operations of entries skipped as already applied have no result; their waiters read it back.
+    """
+    return [
+        (op["rid"], op["fp"], result)
+        for entry in batch
+        for op in entry.command.get("ops", ())
+        if (result := results.get(op["rid"])) is not None
+    ]

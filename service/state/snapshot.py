@@ -11,18 +11,30 @@ does not grow with the database; a full dump is written only when a follower mus
 
     header  = {"format": 1, "raft": (last_entry, prev_entry, cluster), "state_index": N, "tables": bool}
     records = ("table", name, columns) | ("rows", name, [row, ...]) | ("end",)
+
+The jobs that write and install these files run on the applier's behalf (state/applier.py): a
+compaction marker at its place in the queue (`write_compaction_marker`), a full dump in the
+background off the queue (`dump_tables`), and an install on the applier's connection (`install`).
+A `SnapshotJob` is how the Raft side (consensus/snapshot_hooks.py) follows a marker or a dump.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import pickle
+import threading
+import time
+from dataclasses import dataclass
 from typing import Callable
 
 import pymysql
 
+from .machine import read_meta
 from .schema import REPLICATED_TABLES
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 CHUNK = 500
@@ -121,3 +133,112 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- the jobs ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotJob:
+    raft_index: int
+    raft_tuple: tuple
+    path: str
+    state: str = "pending"  # pending -> writing -> success | failed
+    state_index: int | None = None
+
+
+@dataclass
+class Install:
+    path: str
+    state_index: int
+
+
+def write_compaction_marker(job: SnapshotJob, applied_index: int) -> None:
+    """Compaction at index L, run once every entry up to L is committed in the database: a marker will do.
+
+    Entries that carried no ops (read barriers) do not move the stored applied index, but they
+    change nothing either: the database is at L.
+    """
+    job.state_index = max(applied_index, job.raft_index)
+    started = time.monotonic()
+    try:
+        write_marker(job.path, job.raft_tuple, job.state_index)
+    except OSError:
+        log.exception("compaction marker write failed")
+        job.state = "failed"
+        return
+    job.state = "success"
+    log.info(
+        "compaction marker at raft index %s (state %s) written in %.3fs",
+        job.raft_index, job.state_index, time.monotonic() - started,
+    )
+
+
+def dump_tables(connect: Callable[[], object], path: str, raft_tuple: tuple) -> SnapshotJob:
+    """Write a full dump of the tables for the snapshot whose Raft tuple is `raft_tuple`, in the background.
+
+    For seeding a follower, on a connection of its own (`connect()`). The database is at or past the
+    tuple's last entry (that snapshot's compaction ran after it was applied), so the dump's state index
+    may be ahead of its Raft tuple: the follower that installs it skips the entries it already holds,
+    as on any replay. The dump goes to `path`; putting it in place of the snapshot file is the
+    caller's (SnapshotHooks).
+    """
+    job = SnapshotJob(raft_tuple[0][1], raft_tuple, path, state="writing")
+    threading.Thread(target=_write_dump_job, args=(connect, job), name="taskraft-snapshot", daemon=True).start()
+    return job
+
+
+def _write_dump_job(connect: Callable[[], object], job: SnapshotJob) -> None:
+    started = time.monotonic()
+    reader = None
+    try:
+        reader = connect()
+        with reader.cursor() as cur:
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            job.state_index = max(read_meta(cur, lock=False).applied_index, job.raft_index)
+        write_dump(reader, job.path, job.raft_tuple, job.state_index)
+        job.state = "success"
+        log.info(
+            "snapshot at raft index %s (state %s) written in %.2fs",
+            job.raft_index, job.state_index, time.monotonic() - started,
+        )
+    except Exception:
+        log.exception("snapshot write failed")
+        job.state = "failed"
+    finally:
+        try:
+            if reader is not None:
+                reader.rollback()
+                reader.close()
+        except Exception:
+            pass
+
+
+def install(conn, job: Install, applied_index: int) -> int | None:
+    """Replace the tables with the dump at `job.path` in one transaction on `conn`, unless the database
+    (at `applied_index`) is already at or past it. Returns the new state index, or None if not needed.
+
+    The file is removed once done with; if the load fails it is rolled back and the error raised,
+    and the file stays for the next attempt.
+    """
+    state_index = None
+    if job.state_index > applied_index:
+        started = time.monotonic()
+        try:
+            state_index = load_dump(conn, job.path)
+            conn.commit()
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            raise
+        log.info("installed snapshot at %s in %.2fs", state_index, time.monotonic() - started)
+    else:
+        log.info("snapshot at %s not needed: database already at %s", job.state_index, applied_index)
+    try:
+        os.unlink(job.path)
+    except OSError:
+        pass
+    return state_index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pymysql
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from taskraft import commands as c
 from taskraft.config import MySQLSettings
 from taskraft.localcluster.mysqld import MySQLServer
-from taskraft.state import queries
+from taskraft.state import queries, recorded
 from taskraft.state.applier import Applier
 from taskraft.state.schema import migrate
 
@@ -33,35 +34,79 @@ def _applier(settings: MySQLSettings) -> Applier:
     return applier
 
 
+def _ticket(applier: Applier, index: int):
+    ticket = applier.progress.ticket()
+    ticket.arm(index)
+    return ticket
+
+
 def test_results_reach_waiters_and_barriers_advance_the_index(make_db):
     settings = make_db()
     applier = _applier(settings)
     try:
-        waiter = applier.register("a")
-        applier.enqueue_entry(2, 1, c.make_entry([_op("a", "first")]))
-        assert waiter.event.wait(10) and waiter.result.task["title"] == "first"
+        op = _op("a", "first")
+        ticket = _ticket(applier, 2)
+        applier.enqueue_entry(2, 1, c.make_entry([op]))
+        assert ticket.wait(10) and ticket.reached
+        assert applier.progress.result("a", op["fp"]).task["title"] == "first"
         done = threading.Event()
         applier.call_when_applied(3, done.set)
-        assert not done.is_set()
+        barrier = _ticket(applier, 3)
+        assert not done.is_set() and not barrier.reached
         applier.enqueue_entry(3, 1, c.BARRIER)
-        assert done.wait(10)
+        assert done.wait(10) and barrier.wait(10)
         assert applier.applied_index == 3
     finally:
         applier.stop()
 
 
-def test_a_waiter_for_an_already_applied_entry_gets_the_recorded_result(make_db):
+def test_an_operation_skipped_as_already_applied_is_read_back_from_raft_log(make_db):
     settings = make_db()
     applier = _applier(settings)
     try:
-        first = applier.register("r1")
-        applier.enqueue_entry(2, 1, c.make_entry([_op("r1", "once")]))
-        assert first.event.wait(10)
-        again = applier.register("r1")  # e.g. the same entry replayed after a retried commit
-        applier.enqueue_entry(2, 1, c.make_entry([_op("r1", "once")]))
+        op = _op("r1", "once")
+        first = _ticket(applier, 2)
+        applier.enqueue_entry(2, 1, c.make_entry([op]))
+        assert first.wait(10)
+        applied = applier.progress.result("r1", op["fp"])
+        # The same entry again (a retried commit whose first attempt did commit, or a replay) is skipped:
+        # it produces no result, and the one published first is still the one recorded.
+        again = _ticket(applier, 3)
+        applier.enqueue_entry(2, 1, c.make_entry([op]))
         applier.enqueue_entry(3, 1, c.BARRIER)
-        assert again.event.wait(10)
-        assert again.result.task == first.result.task and again.result.log_index == 2
+        assert again.wait(10)
+        conn = pymysql.connect(**settings.connect_kwargs())
+        try:
+            from_log = recorded.read_result(conn, "r1", op["fp"])
+            assert from_log.task == applied.task and from_log.log_index == 2
+            other = _op("r1", "another request with the same key")
+            assert recorded.read_result(conn, "r1", other["fp"]).outcome == c.KEY_REUSED
+            assert recorded.read_result(conn, "never", op["fp"]) is None
+        finally:
+            conn.close()
+    finally:
+        applier.stop()
+
+
+def test_a_reused_request_id_never_hands_one_request_the_result_of_another(make_db):
+    """Two requests with one idempotency key in one batch: each finds its own result (the second is
+    refused), the first through raft_log since the recent one under that key is the refusal."""
+    settings = make_db()
+    applier = _applier_unstarted(settings)
+    try:
+        first, second = _op("k", "first"), _op("k", "second")
+        applier.enqueue_entry(2, 1, c.make_entry([first]))
+        applier.enqueue_entry(3, 1, c.make_entry([second]))
+        ticket = _ticket(applier, 3)
+        applier.start()
+        assert ticket.wait(10)
+        assert applier.progress.result("k", second["fp"]).outcome == c.KEY_REUSED
+        assert applier.progress.result("k", first["fp"]) is None
+        conn = pymysql.connect(**settings.connect_kwargs())
+        try:
+            assert recorded.read_result(conn, "k", first["fp"]).task["title"] == "first"
+        finally:
+            conn.close()
     finally:
         applier.stop()
 
@@ -82,19 +127,24 @@ def test_a_database_outage_pauses_apply_and_nothing_is_skipped(own_server):
     server, settings = own_server
     applier = _applier(settings)
     try:
-        w = applier.register("before")
+        before = _ticket(applier, 2)
         applier.enqueue_entry(2, 1, c.make_entry([_op("before", "before")]))
-        assert w.event.wait(10)
+        assert before.wait(10)
         server.kill()
-        waiters = [applier.register(f"during-{i}") for i in range(5)]
-        for i in range(5):
-            applier.enqueue_entry(3 + i, 1, c.make_entry([_op(f"during-{i}", f"during {i}")]))
+        ops = [_op(f"during-{i}", f"during {i}") for i in range(5)]
+        tickets = [_ticket(applier, 3 + i) for i in range(5)]
+        for i, op in enumerate(ops):
+            applier.enqueue_entry(3 + i, 1, c.make_entry([op]))
         wait_until(lambda: not applier.healthy, 20, message="applier notices the outage")
         assert applier.applied_index == 2 and applier.last_error
+        assert not any(t.reached for t in tickets)
         server.start()
-        for w in waiters:
-            assert w.event.wait(30)
+        for t in tickets:
+            assert t.wait(30)
         assert applier.healthy and applier.applied_index == 7
+        assert [applier.progress.result(op["rid"], op["fp"]).task["title"] for op in ops] == [
+            f"during {i}" for i in range(5)
+        ]
         conn = pymysql.connect(**settings.connect_kwargs())
         items, _ = queries.list_tasks(conn, status=None, limit=10, after=None)
         assert [t["title"] for t in items] == ["before"] + [f"during {i}" for i in range(5)]
@@ -102,6 +152,21 @@ def test_a_database_outage_pauses_apply_and_nothing_is_skipped(own_server):
         conn.close()
     finally:
         applier.stop()
+
+
+def test_stopping_cuts_a_backoff_short(own_server):
+    """During an outage the applier backs off up to 2 s between attempts; a stop does not wait that out."""
+    server, settings = own_server
+    applier = _applier(settings)
+    loaded = applier.applied_index
+    server.kill()
+    applier.enqueue_entry(2, 1, c.make_entry([_op("x", "x")]))
+    wait_until(lambda: not applier.healthy, 20, message="applier notices the outage")
+    time.sleep(4)  # 50 ms, 100, 200, ... : the backoff is now between 1.6 and 2 s
+    started = time.monotonic()
+    applier.stop()
+    assert time.monotonic() - started < 0.5
+    assert applier.applied_index == loaded
 
 
 def test_the_stored_state_does_not_depend_on_how_barriers_were_batched(make_db):
