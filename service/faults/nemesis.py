@@ -9,6 +9,9 @@ Fault kinds (each one is applied, held, then healed; every fault is recorded):
     bridge           iptables: A sees B, B sees C, A does not see C
     kill_db          SIGKILL one node's MariaDB, restart it later
     wipe             kill one node and its MariaDB, delete the database and the Raft state, restart both
+    wipe_then_kill   wipe one node as above, then SIGKILL another before the wiped one has caught up;
+                     restart it after the hold (a node that lost its disk must not help elect a
+                     leader that lacks acknowledged writes: the cluster waits for the killed node)
     term_leader      SIGTERM the leader (the graceful path: it hands off), restart it later
     rolling_restart  SIGTERM each node in turn, restart it and wait until it is ready
 
@@ -35,6 +38,7 @@ KINDS = (
     "bridge",
     "kill_db",
     "wipe",
+    "wipe_then_kill",
     "term_leader",
     "rolling_restart",
 )
@@ -49,6 +53,7 @@ RANDOM_WEIGHTS = {
     "bridge": 2,
     "kill_db": 2,
     "wipe": 1,
+    "wipe_then_kill": 1,
     "term_leader": 2,
     "rolling_restart": 1,
 }
@@ -244,6 +249,19 @@ class Nemesis:
         rec.start = self.clock()
         rec.end = rec.start
         self.cluster.wipe_node(i)  # kill node + db, delete both data dirs, start both
+        rec.heal = self.clock()
+
+    def _wipe_then_kill(self, plan, rec, sleep):
+        i = self._choose(list(range(self.n)), plan.pick)
+        k = self._choose([j for j in range(self.n) if j != i], plan.pick2)
+        rec.targets = [self.name(i), self.name(k)]
+        rec.details["killed"] = self.name(k)
+        rec.start = self.clock()
+        self.cluster.wipe_node(i)  # back empty: it must catch up before it may vote
+        self.cluster.kill_node(k)  # before it has
+        sleep(plan.hold)
+        rec.end = self.clock()
+        self.cluster.start_node(k)
         rec.heal = self.clock()
 
     def _term_leader(self, plan, rec, sleep):
