@@ -3,7 +3,7 @@
 An HTTP write becomes one operation dict; one or more operations travel in one log entry:
 
     entry   = {"v": 1, "ops": [op, ...]}          (an entry with no ops is a read barrier)
-    op      = {"op": "create"|"update"|"delete"|"register_node",
+    op      = {"op": "create"|"update"|"delete"|"register_node"|"init_cluster",
                "rid": request id, "fp": request fingerprint,
                "ts": accepting node's clock in epoch milliseconds,
                "origin": accepting node id, "origin_addr": its raft address,
@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import time
 
 COMMAND_FORMAT = 1
@@ -27,7 +28,7 @@ OP_CREATE = "create"
 OP_UPDATE = "update"
 OP_DELETE = "delete"
 OP_REGISTER_NODE = "register_node"
-TASK_OPS = (OP_CREATE, OP_UPDATE, OP_DELETE)
+OP_INIT_CLUSTER = "init_cluster"  # args: {"cluster_id"}; the first one in the log names the cluster
 
 STATUSES = ("todo", "in_progress", "done")
 TITLE_MAX = 200
@@ -38,6 +39,7 @@ CREATED = "created"
 UPDATED = "updated"
 DELETED = "deleted"
 REGISTERED = "registered"
+CLUSTER_INITIALIZED = "cluster_initialized"
 NOT_FOUND = "not_found"
 PRECONDITION_FAILED = "precondition_failed"
 KEY_REUSED = "idempotency_key_reused"
@@ -102,6 +104,25 @@ def make_entry(ops: list[dict]) -> dict:
 
 
 BARRIER = make_entry([])
+
+
+_CLUSTER_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+
+
+def valid_cluster_id(value) -> bool:
+    return isinstance(value, str) and _CLUSTER_ID.fullmatch(value) is not None
+
+
+def cluster_id_of(entry) -> str | None:
+    """The cluster id the first valid init_cluster op of a log entry names (None if it has none)."""
+    if not isinstance(entry, dict):
+        return None
+    for op in entry.get("ops", ()):
+        if isinstance(op, dict) and op.get("op") == OP_INIT_CLUSTER:
+            value = (op.get("args") or {}).get("cluster_id")
+            if valid_cluster_id(value):
+                return value
+    return None
 
 
 def encodable(value: str) -> bool:

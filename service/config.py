@@ -28,7 +28,7 @@ class RaftTimings:
     # list, so two followers orphaned together rarely time out together and split the vote.
     ranked_election_timeouts: bool = True
     # After refusing a candidate whose log is behind ours, stand this soon unless a leader appears
-    # (0: wait for our own election timeout). See RaftNode._receive_vote_request.
+    # (0: wait for our own election timeout). See consensus/elections.py.
     stand_after_refusing: float = 0.1
     leader_fallback_timeout: float = 2.0
     connection_timeout: float = 2.0
@@ -106,6 +106,11 @@ class NodeConfig:
     api_url: str | None = None
     pod_name: str | None = None
     pod_namespace: str | None = None
+    statefulset: str | None = None
+    # The cluster record (cluster_record.py): where the leader records the cluster id, and the id it held
+    # when this node started (unset: no record yet, or none is kept).
+    cluster_record: str | None = None
+    cluster_id: str | None = None
     timings: RaftTimings = field(default_factory=RaftTimings)
 
     @property
@@ -119,6 +124,10 @@ class NodeConfig:
     @property
     def snapshot_path(self) -> Path:
         return self.data_dir / "raft.snapshot"
+
+    @property
+    def identity_path(self) -> Path:
+        return self.data_dir / "raft.identity"
 
     def validate(self) -> "NodeConfig":
         if not self.node_id:
@@ -140,6 +149,9 @@ class NodeConfig:
             raise ConfigError(f"invalid HTTP port {self.http_port}")
         if self.request_timeout <= 0:
             raise ConfigError("request timeout must be positive")
+        kind, _, where = (self.cluster_record or "file:x").partition(":")
+        if kind not in ("file", "configmap") or not where:
+            raise ConfigError(f"cluster record must be file:PATH or configmap:NAME, got {self.cluster_record!r}")
         return self
 
 
@@ -251,6 +263,9 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         api_url=pick("api_url", "API_URL"),
         pod_name=os.environ.get("POD_NAME"),
         pod_namespace=namespace,
+        statefulset=statefulset,
+        cluster_record=pick("cluster_record", "CLUSTER_RECORD"),
+        cluster_id=pick("cluster_id", "CLUSTER_ID"),
         timings=timings,
     )
     return cfg.validate()

@@ -24,13 +24,11 @@ class PodRoleLabeler:
 
     def _core_api(self):
         if self._api is None:
-            from kubernetes import client, config
+            from kubernetes import client
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                config.load_kube_config()
-            self._api = client.CoreV1Api()
+            from .k8s_api import api_client
+
+            self._api = client.CoreV1Api(api_client())
         return self._api
 
     def desired(self) -> str | None:

@@ -24,3 +24,10 @@ HTTP_ERRORS = Counter("taskraft_http_errors", "Error responses by error code", [
 TASKS = Gauge("taskraft_tasks", "Tasks in this node's database by status", ["status"])
 NODE_READY = Gauge("taskraft_node_ready", "1 if /readyz would answer 200")
 APPLY_ERRORS = Counter("taskraft_apply_errors", "Database errors while applying committed entries")
+RAFT_CAN_VOTE = Gauge("taskraft_raft_can_vote", "1 if this node may vote in Raft elections")
+RAFT_VOTE_WITHHELD = Gauge(
+    "taskraft_raft_vote_withheld", "1 for the reason this node may not vote (see docs/operations.md)", ["reason"]
+)
+RAFT_FOREIGN_MESSAGES = Counter(
+    "taskraft_raft_foreign_messages", "Raft messages refused because the sender holds another cluster id", ["peer"]
+)

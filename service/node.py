@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import threading
 import time
 
 from . import commands as c
+from . import rebuild
 from .config import NodeConfig
 from .consensus.proposals import EntryBatcher, Proposer, ReadBarrier, Unavailable
+from .cluster_formation import Formation
+from .consensus.cluster_record import FileRecord, open_record
 from .consensus.raft import RaftNode, RaftRunner
 from .state import queries, recorded
 from .state.applier import Applier
 from .state.db import TRANSIENT_ERRORS, connect, read_pool, wait_for_database
+from .state.machine import OpResult
 from .state.schema import migrate
 
 log = logging.getLogger(__name__)
 
 MAX_READY_LAG = 100  # entries between commit index and applied index that still count as caught up
+REBUILD_EXIT = 70  # the worker's exit status when it restarts to be rebuilt (not 3 or 4: gunicorn would halt)
 READ_POOL_MAX = 32  # pooled read connections; more HTTP threads than this wait for one (MySQL 8.4 allows 151 by default)
+
+
+class Diverged(Exception):
+    """This node's database diverged from the cluster's log; it is being rebuilt."""
 
 
 class TaskraftNode:
@@ -31,6 +42,8 @@ class TaskraftNode:
         self.proposer: Proposer | None = None
         self.barrier: ReadBarrier | None = None
         self._runner: RaftRunner | None = None
+        self.formation: Formation | None = None
+        self.diverged: str | None = None
         self._stop = threading.Event()
 
     @property
@@ -45,13 +58,19 @@ class TaskraftNode:
         conn = connect(cfg.mysql)
         try:
             migrate(conn)
+            rebuild.reset_database(cfg, conn)  # a node rebuilt after a diverged log starts empty
+            cluster_id = queries.cluster_id(conn)
+            conn.commit()
         finally:
             conn.close()
         self.applier = Applier(lambda: connect(cfg.mysql, scripts=True))
         applied = self.applier.load()
         self.applier.start()
         log.info("node %s: database at applied index %s; starting Raft on %s", cfg.node_id, applied, cfg.raft_bind)
-        self._runner = RaftRunner(cfg, self.applier)
+        record = open_record(cfg.cluster_record, cfg.pod_namespace, cfg.statefulset)
+        if cfg.cluster_id is None and isinstance(record, FileRecord):
+            self.cfg = cfg = dataclasses.replace(cfg, cluster_id=record.read())  # a ConfigMap comes in the env
+        self._runner = RaftRunner(cfg, self.applier, database_cluster_id=cluster_id)
         self.raft = self._runner.start()
         self.pool = read_pool(cfg.mysql, min(cfg.http_threads, READ_POOL_MAX))
         self.proposer = Proposer(
@@ -61,8 +80,10 @@ class TaskraftNode:
             EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight),
         )
         self.barrier = ReadBarrier(self.raft, self.applier.progress)
+        self.formation = Formation(self, record).start()
         self.started = True
         threading.Thread(target=self._register, name="taskraft-register", daemon=True).start()
+        threading.Thread(target=self._watch_divergence, name="taskraft-divergence", daemon=True).start()
         if cfg.label_pod_role:
             from .k8s_labels import PodRoleLabeler
 
@@ -80,10 +101,43 @@ class TaskraftNode:
         )
         while not self._stop.is_set():
             try:
-                self.proposer.write(op, time.monotonic() + 5)
+                self.write(op, time.monotonic() + 5)
                 return
             except Unavailable:
                 self._stop.wait(1)
+
+    def write(self, op: dict, deadline: float) -> OpResult:
+        """Propose `op` once this node has applied the cluster id: every write a client is told about then
+        comes after the cluster record (cluster_formation.py)."""
+        while self.raft.identity.cluster_id is None:
+            if time.monotonic() >= deadline:
+                raise Unavailable("the cluster has not committed its id yet")
+            time.sleep(0.01)
+        return self.proposer.write(op, deadline)
+
+    def check_serving(self) -> None:
+        """Raise if this node's database must not be read (it diverged from the cluster's log)."""
+        if self.diverged is not None:
+            raise Diverged(self.diverged)
+
+    def _watch_divergence(self) -> None:
+        """Rebuild this node from the leader if its log or database diverged (rebuild.py)."""
+        while not self._stop.wait(0.1):
+            reason = self.raft.diverged or self.applier.diverged
+            if reason is not None:
+                self._rebuild(reason)
+                return
+            if rebuild.pending(self.cfg) is not None and self.raft.status.can_vote and self.raft.status.leader:
+                rebuild.finish(self.cfg)  # caught up with a leader: the rebuild is over
+
+    def _rebuild(self, reason: str) -> None:
+        self.diverged = reason
+        log.critical("node %s: %s; it serves nothing from its database and restarts empty", self.cfg.node_id, reason)
+        self.formation.stop()
+        self._runner.stop()
+        self.applier.stop()
+        rebuild.request(self.cfg, reason)
+        os._exit(REBUILD_EXIT)  # gunicorn starts a new worker, which finds the marker
 
     def readiness(self) -> tuple[bool, list[str]]:
         reasons = []
@@ -103,6 +157,16 @@ class TaskraftNode:
         lag = max(status.commit_index, status.leader_commit_index) - self.applier.applied_index
         if lag > MAX_READY_LAG:
             reasons.append(f"catching up: {lag} entries behind the leader's commit index")
+        if not status.can_vote:
+            reasons.append(f"not voting: {status.vote_withheld}")
+        if self.diverged is not None:
+            reasons.append(f"diverged from the cluster's log: {self.diverged}")
+        marker = rebuild.pending(self.cfg)
+        if marker is not None:
+            reasons.append(f"rebuilding from the leader after: {marker.get('reason')}")
+        if status.cluster_id is None:
+            why = self.formation.last_error if self.formation is not None else None
+            reasons.append("the cluster id is not committed yet" + (f" ({why})" if why else ""))
         return not reasons, reasons
 
     def cluster_view(self) -> dict:
@@ -131,6 +195,7 @@ class TaskraftNode:
                 entry["role"] = "follower"
             if status.is_leader and not me:
                 entry["match_index"] = status.peers.get(address, {}).get("match_index")
+            entry["can_vote"] = status.can_vote if me else self.raft.identity.peer_can_vote(address)
             members.append(entry)
         leader_row = known.get(status.leader or "", {})
         return {
@@ -144,6 +209,8 @@ class TaskraftNode:
             "last_applied": self.applier.applied_index,
             "has_quorum": status.has_quorum,
             "leader_changes": status.leader_changes,
+            "cluster_id": status.cluster_id,
+            "voting": {"can_vote": status.can_vote, "reason": status.vote_withheld},
             "nodes": members,
         }
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
 from .consensus.proposals import Unavailable
+from .node import Diverged
 from .state import queries
 from .state.db import TRANSIENT_ERRORS
 from .state.machine import OpResult
@@ -46,7 +47,7 @@ class TaskraftNodePort:
 
     def submit(self, op: dict, deadline: float) -> OpResult:
         try:
-            return self._node.proposer.write(op, deadline)
+            return self._node.write(op, deadline)
         except Unavailable:
             raise QuorumUnavailable() from None
 
@@ -86,8 +87,9 @@ class TaskraftNodePort:
 
     def _query(self, fn: Callable[[object], T]) -> T:
         try:
+            self._node.check_serving()
             conn = self._node.pool.connection()
-        except TRANSIENT_ERRORS:
+        except (Diverged, *TRANSIENT_ERRORS):
             raise DatabaseUnavailable() from None
         try:
             return fn(conn)

@@ -13,13 +13,14 @@ class RaftStatus:
     leader: str | None = None
     term: int = 0
     commit_index: int = 0
-    last_applied: int = 0
     has_quorum: bool = False
     self_address: str = ""
     peers: dict = field(default_factory=dict)  # peer address -> {"connected": bool, "match_index": int|None}
     leader_changes: int = 0
-    log_len: int = 0
     leader_commit_index: int = 0  # the commit index the leader last announced (0 if unknown)
+    can_vote: bool = True  # False while this node may not vote (see identity.py)
+    vote_withheld: str | None = None  # why not
+    cluster_id: str | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -30,7 +31,9 @@ class RaftStatus:
         return sum(1 for p in self.peers.values() if p["connected"])
 
 
-def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader_changes: int) -> RaftStatus:
+def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader_changes: int, *,
+                          can_vote: bool = True, vote_withheld: str | None = None,
+                          cluster_id: str | None = None) -> RaftStatus:
     leader = raw.get("leader")
     leader = leader.id if leader is not None else None
     if leader is not None and leader != self_address and raw.get("partner_node_status_server_" + leader) != 2:
@@ -42,7 +45,6 @@ def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader
         leader=leader,
         term=int(raw.get("raft_term") or 0),
         commit_index=int(raw.get("commit_idx") or 0),
-        last_applied=int(raw.get("last_applied") or 0),
         has_quorum=bool(raw.get("has_quorum")),
         self_address=self_address,
         peers={
@@ -53,6 +55,8 @@ def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader
             for p in peers
         },
         leader_changes=leader_changes,
-        log_len=int(raw.get("log_len") or 0),
         leader_commit_index=int(raw.get("leader_commit_idx") or 0),
+        can_vote=can_vote,
+        vote_withheld=vote_withheld,
+        cluster_id=cluster_id,
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from ..consensus.cluster_record import FILE_KEY, locked_json
 from .mysqld import MySQLServer, find_server_binary
 
 RAFT_OFFSET = 100
@@ -196,6 +197,7 @@ class LocalCluster:
                 ),
                 "TASKRAFT_DATA_DIR": str(node.raft_dir),
                 "TASKRAFT_RAFT_SECRET_FILE": str(self.data_dir / "raft.secret"),
+                "TASKRAFT_CLUSTER_RECORD": f"file:{self.manifest_path}",
             }
         )
         env.update(self.extra_env)
@@ -308,11 +310,16 @@ class LocalCluster:
             ],
         }
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "cluster.json"
+
     def write_manifest(self) -> None:
-        path = self.data_dir / "cluster.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.manifest(), indent=2))
-        os.replace(tmp, path)
+        """Rewrite cluster.json, keeping the cluster id the leader records there (cluster_record.py)."""
+        with locked_json(self.manifest_path) as data:
+            kept = {FILE_KEY: data[FILE_KEY]} if data.get(FILE_KEY) else {}
+            data.clear()
+            data.update(self.manifest(), **kept)
 
 
 def _poll(check, timeout: float, interval: float, done=bool):

@@ -34,7 +34,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential
 from .. import metrics
 from . import snapshot
 from .db import TRANSIENT_ERRORS
-from .machine import LogEntry, OpResult, apply_entries, read_meta
+from .machine import Diverged, LogEntry, OpResult, apply_entries, read_meta
 from .progress import Progress
 from .snapshot import Install, SnapshotJob
 
@@ -63,6 +63,7 @@ class Applier:
         self.progress = Progress()
         self.healthy = False
         self.last_error: str | None = None
+        self.diverged: str | None = None  # set once: nothing more is applied (see rebuild.py)
         # After a failed attempt: until the action succeeds or the applier stops (a stop also cuts
         # a backoff short), waiting 2 x FIRST_BACKOFF, then twice as long each time, up to MAX_BACKOFF.
         self._until_done = Retrying(
@@ -181,6 +182,12 @@ class Applier:
     def _attempt(self, action: Callable[[], None]) -> None:
         try:
             action()
+        except Diverged as exc:  # never apply on top of it: the node is rebuilt from the leader
+            self.diverged = self.last_error = f"diverged: {exc}"
+            self.healthy = False
+            log.critical("applier: %s; applying stops", exc)
+            self._stopping.set()
+            raise
         except TRANSIENT_ERRORS as exc:
             metrics.APPLY_ERRORS.inc()
             self._drop_conn(exc)

@@ -37,6 +37,16 @@ class Meta:
     applied_index: int
     applied_term: int
     next_task_id: int
+    cluster_id: str | None = None
+
+
+class Diverged(Exception):
+    """An entry at an index this database already applied carries another term than the row it left there:
+    the database and the cluster's log disagree, and applying on would serve a diverged database."""
+
+    def __init__(self, index: int, stored_term: int, log_term: int):
+        super().__init__(f"raft_log holds index {index} at term {stored_term}, the log has it at term {log_term}")
+        self.index, self.stored_term, self.log_term = index, stored_term, log_term
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ def _dumps(obj) -> str:
     return json.dumps(_storable(obj), separators=(",", ":"), ensure_ascii=False)
 
 
-_SELECT_META = "SELECT applied_index, applied_term, next_task_id FROM raft_meta WHERE id = 1"
+_SELECT_META = "SELECT applied_index, applied_term, next_task_id, cluster_id FROM raft_meta WHERE id = 1"
 
 
 def read_meta(cur, *, lock: bool) -> Meta:
@@ -78,7 +88,7 @@ def read_meta(cur, *, lock: bool) -> Meta:
 
 
 def _meta(row) -> Meta:
-    return Meta(int(row[0]), int(row[1]), int(row[2]))
+    return Meta(int(row[0]), int(row[1]), int(row[2]), row[3] or None)
 
 
 _INSERT_LOG = (
@@ -133,6 +143,7 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
         # them too changes no answer (their request ids and tasks are looked up all the same).
         every_op = [op for entry in entries for op in entry.command.get("ops", ())]
         meta, recorded, tasks = _read_batch(cur, every_op)
+        _check_applied_terms(cur, entries, meta.applied_index)
         start_index = meta.applied_index
         pending, last = [], meta.applied_index
         for entry in entries:
@@ -157,11 +168,27 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
             batch.writes.add_rows(_INSERT_LOG, _LOG_ROW, batch.log_rows)
         if meta.applied_index != start_index:
             batch.writes.add(
-                "UPDATE raft_meta SET applied_index = %s, applied_term = %s, next_task_id = %s WHERE id = 1",
-                (meta.applied_index, meta.applied_term, meta.next_task_id),
+                "UPDATE raft_meta SET applied_index = %s, applied_term = %s, next_task_id = %s, cluster_id = %s"
+                " WHERE id = 1",
+                (meta.applied_index, meta.applied_term, meta.next_task_id, meta.cluster_id),
             )
         batch.writes.flush()
     return meta, results
+
+
+def _check_applied_terms(cur, entries: list[LogEntry], applied_index: int) -> None:
+    """Entries at or below the applied index are skipped; first, their terms must be the ones applied
+    (a replay after a restart is the common case, so this costs a round trip only then)."""
+    done = {e.index: e.term for e in entries if e.index <= applied_index and e.command.get("ops")}
+    if not done:
+        return
+    cur.execute(
+        f"SELECT log_index, term FROM raft_log WHERE op_seq = 0 AND log_index IN ({', '.join(['%s'] * len(done))})",
+        list(done),
+    )
+    for index, term in cur.fetchall():
+        if int(term) != done[int(index)]:
+            raise Diverged(int(index), int(term), done[int(index)])
 
 
 def _read_batch(cur, ops: list[dict]) -> tuple[Meta, dict[str, tuple[str, OpResult]], dict[int, dict | None]]:
@@ -243,6 +270,8 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
             (op.get("origin_addr", ""), str(args.get("api_url", ""))[:300], op["origin"]),
         )
         result, task_id = OpResult(c.REGISTERED), None
+    elif kind == c.OP_INIT_CLUSTER:
+        result, task_id = _init_cluster(meta, args), None
     else:
         result, task_id = OpResult(c.REJECTED, message=f"unknown operation {kind!r}"), None
 
@@ -265,6 +294,16 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
         )
     )
     return result
+
+
+def _init_cluster(meta: Meta, args: dict) -> OpResult:
+    """The first valid cluster id in the log is the cluster's; later ones change nothing."""
+    proposed = args.get("cluster_id")
+    if meta.cluster_id is None:
+        if not c.valid_cluster_id(proposed):
+            return OpResult(c.REJECTED, message="cluster_id must be 8..64 letters, digits or dashes")
+        meta.cluster_id = proposed
+    return OpResult(c.CLUSTER_INITIALIZED, message=meta.cluster_id)
 
 
 def _task_id(args: dict) -> int | None:

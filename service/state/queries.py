@@ -74,6 +74,12 @@ def applied_index(conn) -> int:
         return read_meta(cur, lock=False).applied_index
 
 
+def cluster_id(conn) -> str | None:
+    """The id the cluster committed when it formed (None before that)."""
+    with conn.cursor() as cur:
+        return read_meta(cur, lock=False).cluster_id
+
+
 def nodes(conn) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute("SELECT node_id, raft_address, api_url, first_seen FROM nodes ORDER BY node_id")

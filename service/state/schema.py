@@ -56,6 +56,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "INSERT IGNORE INTO raft_meta (id, applied_index, applied_term, next_task_id) VALUES (1, 0, 0, 1)",
         ],
     ),
+    (
+        2,
+        "raft_meta.cluster_id: the id the cluster committed when it first formed",
+        ["ALTER TABLE raft_meta ADD COLUMN cluster_id VARCHAR(64) NULL"],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

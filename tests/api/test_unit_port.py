@@ -93,16 +93,33 @@ class _Pool:
         return self.handed_out[-1]
 
 
-def _node(started: bool = True):
+def _node(started: bool = True, diverged: str | None = None):
+    from taskraft.node import Diverged
+
+    def check_serving():
+        if diverged is not None:
+            raise Diverged(diverged)
+
+    proposer = _Proposer()
     return SimpleNamespace(
         started=started,
         cfg=SimpleNamespace(node_id="node-7", raft_advertise="10.0.0.7:8180", request_timeout=2.5),
-        proposer=_Proposer(),
+        proposer=proposer,
+        write=proposer.write,
+        check_serving=check_serving,
         barrier=_Barrier(),
         pool=_Pool(),
         readiness=lambda: (False, ["no known leader"]),
         cluster_view=lambda: {"node_id": "node-7"},
     )
+
+
+def test_adapter_never_reads_a_diverged_database():
+    port = TaskraftNodePort(_node(diverged="raft_log holds index 7 at term 2, the log has it at term 3"))
+    with pytest.raises(DatabaseUnavailable):
+        port.get_task(1, consistency="local", deadline=time.monotonic() + 1)
+    with pytest.raises(DatabaseUnavailable):
+        port.list_tasks(status=None, limit=10, after=None, consistency="linearizable", deadline=time.monotonic() + 1)
 
 
 def test_adapter_settings_and_pass_throughs():

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from taskraft.consensus.raft import RaftNode, election_timeout_range
+from taskraft.consensus.elections import election_timeout_range
+from taskraft.consensus.raft import RaftNode
 from taskraft.state.applier import Applier
 
 from ..helpers import free_port_base

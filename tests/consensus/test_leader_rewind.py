@@ -23,31 +23,30 @@ PEERS = ["127.0.0.1:7100", "127.0.0.1:7101", "127.0.0.1:7102"]
 @pytest.fixture
 def leader(tmp_path):
     node = RaftNode(raft_config(PEERS, 0, tmp_path), Applier(connect=lambda: None), auto_tick=False)
-    journal = node._SyncObj__raftLog
     for index in range(2, 41):
-        journal.add(b"\x00", index, 1)
-    node._SyncObj__raftCurrentTerm = 2
-    node._SyncObj__onBecomeLeader()  # appends its no-op: the log ends at 41
-    follower = sorted(node._SyncObj__otherNodes, key=lambda n: n.id)[0]
+        node.core.journal.add(b"\x00", index, 1)
+    node.core.set_term(2, None)
+    node.core.become_leader()  # appends its no-op: the log ends at 41
+    follower = node.core.peers()[0]
     yield node, follower
     node.destroy()
 
 
 def _answer(node, follower, index, *, success):
-    node._SyncObj__onMessageReceived(
+    node.core.receive(
         follower, {"type": "next_node_idx", "next_node_idx": index, "reset": not success, "success": success}
     )
-    return node._SyncObj__raftNextIndex[follower]
+    return node.core.next_index(follower)
 
 
 def _sent_everything(node, follower):
     """What sending appends does in batch mode: nextIndex moves past the last entry sent."""
-    node._SyncObj__raftNextIndex[follower] = node._SyncObj__raftLog[-1][1] + 1
+    node.core.set_next_index(follower, node.core.log_last()[0] + 1)
 
 
 def test_the_rejections_of_appends_already_in_flight_do_not_resend_the_same_entries(leader):
     node, follower = leader
-    assert node._SyncObj__raftNextIndex[follower] == 41  # set before its no-op (41) was appended
+    assert node.core.next_index(follower) == 41  # set before its no-op (41) was appended
     # the follower holds 1..20: it rejects the three appends in flight, each naming 21
     assert _answer(node, follower, 21, success=False) == 21
     _sent_everything(node, follower)  # 21..41 go out
@@ -56,7 +55,7 @@ def test_the_rejections_of_appends_already_in_flight_do_not_resend_the_same_entr
     # a stale rejection naming a later index (an append sent after a longer gap) is stale too
     assert _answer(node, follower, 30, success=False) == 42
     assert _answer(node, follower, 42, success=True) == 42
-    assert node._SyncObj__raftMatchIndex[follower] == 41
+    assert node.core.match_index(follower) == 41
 
 
 def test_a_rejection_below_the_resend_point_still_moves_the_leader_back(leader):
@@ -82,8 +81,8 @@ def test_a_new_connection_forgets_the_old_ones_rejections(leader):
     node, follower = leader
     assert _answer(node, follower, 21, success=False) == 21
     _sent_everything(node, follower)
-    node._SyncObj__onNodeDisconnected(follower)
-    node._SyncObj__onNodeConnected(follower)
+    node.core.link_changed(follower, False)
+    node.core.link_changed(follower, True)
     assert _answer(node, follower, 21, success=False) == 21
 
 
@@ -91,7 +90,7 @@ def test_a_new_term_forgets_the_old_terms_rejections(leader):
     node, follower = leader
     assert _answer(node, follower, 21, success=False) == 21
     _sent_everything(node, follower)
-    node._SyncObj__raftCurrentTerm = 3
-    node._SyncObj__onBecomeLeader()
-    assert node._SyncObj__raftNextIndex[follower] == 42
+    node.core.set_term(3, None)
+    node.core.become_leader()
+    assert node.core.next_index(follower) == 42
     assert _answer(node, follower, 21, success=False) == 21

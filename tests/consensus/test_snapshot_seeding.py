@@ -17,7 +17,7 @@ from pysyncobj.serializer import Serializer as PySyncObjSerializer
 from pysyncobj import syncobj as syncobj_module
 
 from taskraft import commands as c
-from taskraft.consensus import raft  # noqa: F401  (installs the serializer class PySyncObj builds)
+from taskraft.consensus import pysyncobj_bridge  # noqa: F401  (installs the serializer class PySyncObj builds)
 from taskraft.consensus.snapshot_hooks import SnapshotHooks
 from taskraft.state import queries, snapshot
 from taskraft.state.applier import Applier

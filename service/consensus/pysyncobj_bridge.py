@@ -1,0 +1,369 @@
+"""Every use of PySyncObj's internals, each with its reason; the rest of taskraft uses this module's API.
+
+PySyncObj 0.3.17 has no public hook for what taskraft needs of it: the term of the entry being
+applied, a durable journal, snapshot files written by the database side, policy over nextIndex,
+votes and elections, link upkeep. So `RaftCore` subclasses SyncObj and overrides a few private
+methods, `_Transport` subclasses TCPTransport, and two module-level factories are patched. Every
+decision is taken by a `RaftHooks` object (taskraft.consensus.raft.RaftNode); this module only
+carries it out. Importing it checks that the installed PySyncObj is the pinned version and has every
+member used here: another version fails at startup naming what is missing, instead of misbehaving.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Protocol
+
+import pysyncobj.syncobj as _syncobj_module
+import pysyncobj.tcp_connection as _tcp_connection_module
+import pysyncobj.version as _version_module
+from pysyncobj import SyncObj, SyncObjConf, pickle, replicated
+from pysyncobj.config import SERIALIZER_STATE
+from pysyncobj.journal import MemoryJournal
+from pysyncobj.monotonic import monotonic as raft_clock
+from pysyncobj.pipe_notifier import PipeNotifier
+from pysyncobj.serializer import Serializer
+from pysyncobj.tcp_connection import CONNECTION_STATE
+from pysyncobj.transport import TCPTransport
+
+from .journal import DurableJournal
+
+PINNED_VERSION = "0.3.17"
+ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+
+# What this module touches, checked at import. `self.__x` names are looked up in the class source.
+_SYNCOBJ_FIELDS = (
+    "raftLog", "raftState", "raftElectionDeadline", "raftCommitIndex", "raftNextIndex",
+    "raftMatchIndex", "votedForNodeId", "connectedNodes", "otherNodes", "selfNode", "serializer", "conf",
+    "transport", "lastSerializedTime", "lastSerializedEntry", "forceLogCompaction",
+)
+_SYNCOBJ_METHODS = (
+    "onMessageReceived", "sendAppendEntries", "tryLogCompaction", "onNodeConnected", "onNodeDisconnected",
+    "deleteEntriesTo", "getEntries", "setCurrentTerm", "onBecomeLeader",
+)
+_PROTECTED = {
+    "SyncObj": (SyncObj, ("_checkCommandsToApply", "_isLeader", "_getLeader", "_methodToID", "_poller")),
+    "TCPTransport": (TCPTransport, ("_onNodeConnected", "_connections", "_syncObj")),
+}
+_SOURCE_FIELDS = {
+    "TcpConnection": (_tcp_connection_module.TcpConnection, "self.__lastReadTime"),
+    "Serializer": (Serializer, "self.__serializer"),
+}
+
+
+class PySyncObjMismatch(ImportError):
+    """The installed PySyncObj is not the one this module was written for."""
+
+
+def check_pysyncobj(version: str | None = None, syncobj_cls=SyncObj, transport_cls=TCPTransport,
+                    syncobj_module=_syncobj_module) -> None:
+    """Raise PySyncObjMismatch naming every expectation of this module the installed PySyncObj misses."""
+    missing = []
+    version = _version_module.VERSION if version is None else version
+    if version != PINNED_VERSION:
+        missing.append(f"version {PINNED_VERSION} (installed: {version})")
+    source = inspect.getsource(syncobj_cls)
+    missing += [f"SyncObj.__{f}" for f in _SYNCOBJ_FIELDS if f"self.__{f}" not in source]
+    missing += [f"SyncObj.__{m}()" for m in _SYNCOBJ_METHODS if not hasattr(syncobj_cls, f"_SyncObj__{m}")]
+    classes = {"SyncObj": syncobj_cls, "TCPTransport": transport_cls}
+    for owner, (_default, names) in _PROTECTED.items():
+        text = inspect.getsource(classes[owner])
+        missing += [f"{owner}.{n}" for n in names if not hasattr(classes[owner], n) and f"self.{n}" not in text]
+    for owner, (cls, needle) in _SOURCE_FIELDS.items():
+        if needle not in inspect.getsource(cls):
+            missing.append(f"{owner}.{needle[5:]}")
+    globals_used = ("createJournal", "Serializer", "_bchr", "_COMMAND_TYPE")
+    missing += [f"pysyncobj.syncobj.{n}" for n in globals_used if not hasattr(syncobj_module, n)]
+    if missing:
+        raise PySyncObjMismatch(
+            "taskraft's consensus layer needs PySyncObj " + PINNED_VERSION + "; the installed one lacks: "
+            + ", ".join(missing) + ". Install the pinned version (pip install pysyncobj==" + PINNED_VERSION + ")."
+        )
+
+
+check_pysyncobj()
+
+
+def _create_journal(path=None):
+    return DurableJournal(path) if path else MemoryJournal()
+
+
+class _SeedingSerializer(Serializer):
+    """PySyncObj's Serializer; before streaming the snapshot file to a follower, our hooks may make it a full dump."""
+
+    def getTransmissionData(self, transmissionID):
+        hooks = getattr(self._Serializer__serializer, "__self__", None)  # the owner of the serializer callback
+        stream = getattr(hooks, "transmission_data", None)
+        if stream is None:
+            return Serializer.getTransmissionData(self, transmissionID)
+        return stream(lambda tid: Serializer.getTransmissionData(self, tid), transmissionID)
+
+
+def _install_patches() -> None:
+    """Once per process: PySyncObj builds its journal and its serializer through these module globals,
+    and no SyncObjConf option takes a journal or serializer class."""
+    if getattr(_syncobj_module, "_taskraft_patched", False):
+        return
+    _syncobj_module.createJournal = _create_journal  # fsynced entries, term and vote (journal.py)
+    _syncobj_module.Serializer = _SeedingSerializer  # full dumps only when a follower needs one
+    _syncobj_module._taskraft_patched = True
+
+
+_install_patches()
+
+
+class RaftHooks(Protocol):
+    """The decisions RaftCore leaves to taskraft (called on the tick thread)."""
+
+    def attach(self, core: "RaftCore") -> None: ...
+    def on_apply(self, index: int, term: int, command: object) -> None: ...
+    def admit(self, peer: str, message: dict) -> bool: ...
+    def hold_commands(self) -> bool: ...
+    def hello(self, peer: str) -> dict | None: ...
+    def conflict_hint(self, peer: str, message: dict) -> int | None: ...
+    def after_append(self, peer: str, message: dict, hint: int | None) -> None: ...
+    def settle_next_index(self, peer: str, message: dict, before: int, after: int) -> int: ...
+    def after_vote_request(self, peer: str, message: dict) -> None: ...
+    def on_link(self, peer: str, up: bool) -> None: ...
+    def on_snapshot_installed(self, peer: str) -> None: ...
+    def snapshot_ready(self) -> bool: ...
+    def compaction_keep(self) -> int: ...
+
+
+class _Transport(TCPTransport):
+    """TCPTransport that greets every new link with the hooks' hello before SyncObj learns of the link."""
+
+    def _onNodeConnected(self, node):  # the one point every new link passes, outgoing and incoming
+        hello = self._syncObj.hooks.hello(node.id)
+        if hello is not None:
+            self.send(node, hello)
+        TCPTransport._onNodeConnected(self, node)
+
+
+class RaftCore(SyncObj):
+    """SyncObj carrying out the hooks' decisions; its methods are the only view of PySyncObj's state."""
+
+    def __init__(self, self_address: str, peers, conf: SyncObjConf, hooks: RaftHooks):
+        self.hooks = hooks  # everything the tick thread touches exists before SyncObj starts it
+        self._wake_pipe: PipeNotifier | None = None
+        hooks.attach(self)
+        super().__init__(self_address, list(peers), conf, transportClass=_Transport)
+
+    # -- the replicated method and the command queue ------------------------------------------------
+
+    @replicated
+    def apply_entry(self, command):
+        index = self.raftLastApplied + 1  # entries are applied in order; PySyncObj passes no index
+        self.hooks.on_apply(index, self.entry_term(index), command)
+        return index
+
+    def _checkCommandsToApply(self):  # where queued commands go to the leader or into the log
+        if not self.hooks.hold_commands():
+            SyncObj._checkCommandsToApply(self)
+
+    # -- overridden handlers -----------------------------------------------------------------------
+
+    def _SyncObj__onMessageReceived(self, node, message):  # PySyncObj's one entry for peer messages
+        peer, kind = node.id, message.get("type")
+        if not self.hooks.admit(peer, message):
+            return
+        deliver = SyncObj._SyncObj__onMessageReceived
+        if kind == "append_entries" and "prevLogIdx" not in message:
+            self._receive_snapshot_part(node, message)
+            self.hooks.after_append(peer, message, None)
+        elif kind == "append_entries" and "transmission" not in message:
+            hint = self.hooks.conflict_hint(peer, message)  # before PySyncObj truncates anything
+            deliver(self, node, message)
+            self.hooks.after_append(peer, message, hint)
+        elif kind == "next_node_idx":
+            before = self._SyncObj__raftNextIndex.get(node)
+            deliver(self, node, message)
+            after = self._SyncObj__raftNextIndex.get(node)
+            if before is not None and after is not None:
+                self._SyncObj__raftNextIndex[node] = self.hooks.settle_next_index(peer, message, before, after)
+        else:
+            deliver(self, node, message)
+            if kind == "request_vote":
+                self.hooks.after_vote_request(peer, message)
+
+    def _receive_snapshot_part(self, node, message) -> None:
+        """Snapshot-transfer messages carry no prevLogIdx, so they may install a snapshot but never commit
+        our own entries; PySyncObj raises the commit index after every append_entries."""
+        log, commit_before = self._SyncObj__raftLog, self.raftCommitIndex
+        before = (len(log), log[0], log[-1])
+        SyncObj._SyncObj__onMessageReceived(self, node, message)
+        if (len(log), log[0], log[-1]) != before:
+            self.hooks.on_snapshot_installed(node.id)
+        elif self.raftCommitIndex > commit_before:
+            self._SyncObj__raftCommitIndex = commit_before
+            log.setRaftCommitIndex(commit_before)
+
+    def _SyncObj__sendAppendEntries(self):  # a follower waiting for a dump gets one heartbeat per round
+        first = self._SyncObj__raftLog[0][1]
+        connected = self._SyncObj__connectedNodes
+        waiting = [n for n, nxt in self._SyncObj__raftNextIndex.items() if nxt <= first and n in connected]
+        if not waiting or self.hooks.snapshot_ready():
+            return SyncObj._SyncObj__sendAppendEntries(self)
+        heartbeat = {"type": "append_entries", "term": self.raftCurrentTerm, "commit_index": self.raftCommitIndex,
+                     "serialized": None}
+        skipped = [node for node in waiting if self._SyncObj__transport.send(node, heartbeat)]
+        connected.difference_update(skipped)  # PySyncObj's loop skips nodes it thinks disconnected
+        try:
+            SyncObj._SyncObj__sendAppendEntries(self)
+        finally:
+            for node in skipped:
+                link = self._SyncObj__transport._connections.get(node)
+                if link is not None and link.state == CONNECTION_STATE.CONNECTED:
+                    connected.add(node)
+
+    def _SyncObj__tryLogCompaction(self):  # PySyncObj's, keeping the last `compaction_keep()` entries
+        serializer, now = self._SyncObj__serializer, raft_clock()
+        state, serialized_id = serializer.checkSerializing()
+        if state == SERIALIZER_STATE.SUCCESS:
+            self._SyncObj__lastSerializedTime = now
+            self._SyncObj__deleteEntriesTo(serialized_id)
+            self._SyncObj__lastSerializedEntry = serialized_id
+        if state != SERIALIZER_STATE.NOT_SERIALIZING:
+            return
+        conf, keep = self._SyncObj__conf, max(0, self.hooks.compaction_keep())
+        if (len(self._SyncObj__raftLog) <= conf.logCompactionMinEntries + keep
+                and now - self._SyncObj__lastSerializedTime <= conf.logCompactionMinTime
+                and not self._SyncObj__forceLogCompaction):
+            return
+        self._SyncObj__forceLogCompaction = False
+        prev_and_last = self._SyncObj__getEntries(self.raftLastApplied - keep - 1, 2)
+        if len(prev_and_last) < 2 or prev_and_last[0][1] == self._SyncObj__lastSerializedEntry:
+            self._SyncObj__lastSerializedTime = now
+            return
+        prev, last = prev_and_last
+        serializer.serialize((None, last, prev, self.otherNodes | {self.selfNode}), prev[1])
+
+    def _SyncObj__onNodeConnected(self, node):
+        self.hooks.on_link(node.id, True)
+        SyncObj._SyncObj__onNodeConnected(self, node)
+
+    def _SyncObj__onNodeDisconnected(self, node):
+        self.hooks.on_link(node.id, False)
+        SyncObj._SyncObj__onNodeDisconnected(self, node)
+
+    # -- the view of PySyncObj's state -------------------------------------------------------------
+
+    @property
+    def journal(self):
+        return self._SyncObj__raftLog
+
+    def log_first(self) -> tuple[int, int]:
+        _cmd, index, term = self._SyncObj__raftLog[0]
+        return index, term
+
+    def log_last(self) -> tuple[int, int]:
+        _cmd, index, term = self._SyncObj__raftLog[-1]
+        return index, term
+
+    def entry_term(self, index: int) -> int | None:
+        log = self._SyncObj__raftLog
+        position = index - log[0][1]
+        return log[position][2] if 0 <= position < len(log) else None
+
+    @property
+    def role(self) -> str:
+        return ROLES.get(self._SyncObj__raftState, "follower")
+
+    def is_leader(self) -> bool:
+        return self._isLeader()
+
+    @property
+    def leader_id(self) -> str | None:
+        leader = self._getLeader()
+        return leader.id if leader is not None else None
+
+    @property
+    def voted_for(self) -> str | None:
+        return self._SyncObj__votedForNodeId
+
+    def set_term(self, term: int, voted_for: str | None) -> None:
+        """Persist a term and vote as PySyncObj does (through the journal's setCurrentTerm)."""
+        self._SyncObj__setCurrentTerm(term, voted_for)
+
+    @property
+    def election_deadline(self) -> float:
+        """When this node stands for election, on PySyncObj's clock (`raft_clock`)."""
+        return self._SyncObj__raftElectionDeadline
+
+    @election_deadline.setter
+    def election_deadline(self, when: float) -> None:
+        self._SyncObj__raftElectionDeadline = when
+
+    def set_commit_index(self, index: int) -> None:
+        self._SyncObj__raftCommitIndex = index
+        self._SyncObj__raftLog.setRaftCommitIndex(index)
+
+    def peers(self) -> list[str]:
+        return sorted(node.id for node in self._SyncObj__otherNodes)
+
+    def _node(self, peer: str):
+        return next(node for node in self._SyncObj__otherNodes if node.id == peer)
+
+    def is_connected(self, peer: str) -> bool:
+        return any(node.id == peer for node in self._SyncObj__connectedNodes)
+
+    def next_index(self, peer: str) -> int | None:
+        return self._SyncObj__raftNextIndex.get(self._node(peer))
+
+    def set_next_index(self, peer: str, index: int) -> None:
+        self._SyncObj__raftNextIndex[self._node(peer)] = index
+
+    def match_index(self, peer: str) -> int | None:
+        return self._SyncObj__raftMatchIndex.get(self._node(peer))
+
+    # -- acting ------------------------------------------------------------------------------------
+
+    def send(self, peer: str, message: dict) -> bool:
+        return self._SyncObj__transport.send(self._node(peer), message)
+
+    def send_next_index_hint(self, peer: str, index: int) -> None:
+        """Tell the leader where to resume after a conflict (PySyncObj's own rejection message)."""
+        self.send(peer, {"type": "next_node_idx", "next_node_idx": index, "reset": True, "success": False})
+
+    def send_append_entries_now(self) -> None:
+        self._SyncObj__sendAppendEntries()
+
+    def wake(self) -> None:
+        """Make the tick thread run now instead of at the end of its poll timeout."""
+        pipe = self._wake_pipe
+        if pipe is not None:
+            try:
+                pipe.notify()
+            except BlockingIOError:
+                pass  # the pipe is full: a wake-up is already pending
+
+    def prepare_tick_thread(self) -> None:
+        """On the tick thread (PySyncObj's poller is not thread-safe): the wake-up pipe."""
+        if self._wake_pipe is None:
+            self._wake_pipe = PipeNotifier(self._poller)
+
+    def drop_stuck_connects(self, timeout: float) -> None:
+        """Drop outgoing connects pending longer than `timeout`: PySyncObj checks a connection's timeout only
+        when its socket has an event, so a connect to an address nobody answers waits for the kernel."""
+        now = raft_clock()
+        for conn in list(self._SyncObj__transport._connections.values()):
+            started = getattr(conn, "_TcpConnection__lastReadTime", now)
+            if conn.state == CONNECTION_STATE.CONNECTING and now - started > timeout:
+                conn.disconnect()
+
+    # -- driving the handlers without a network (tests) --------------------------------------------
+
+    def receive(self, peer: str, message: dict) -> None:
+        self._SyncObj__onMessageReceived(self._node(peer), message)
+
+    def link_changed(self, peer: str, up: bool) -> None:
+        handler = self._SyncObj__onNodeConnected if up else self._SyncObj__onNodeDisconnected
+        handler(self._node(peer))
+
+    def become_leader(self) -> None:
+        self._SyncObj__onBecomeLeader()
+
+
+def journaled_command(command: object, method_id: int = 0) -> bytes:
+    """How PySyncObj journals a call of the replicated method `method_id` (apply_entry is 0) with `command`."""
+    return _syncobj_module._bchr(_syncobj_module._COMMAND_TYPE.REGULAR) + pickle.dumps((method_id, (command,), {}))
