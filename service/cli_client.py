@@ -12,7 +12,8 @@ import time
 
 import click
 
-from .client import STATUSES, Client, ClientError, Unavailable
+from .client import Client, ClientError, Unavailable
+from .commands import STATUSES
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND_OR_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 

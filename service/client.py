@@ -25,7 +25,6 @@ from pathlib import Path
 import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
-STATUSES = ("todo", "in_progress", "done")
 
 
 class ClientError(Exception):

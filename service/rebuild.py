@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from .config import NodeConfig
-from .consensus.journal import write_file_durably
+from .durable import write_file_durably
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ _STATUS_OF = {
     c.CREATED: 201,
     c.UPDATED: 200,
     c.DELETED: 204,
-    c.REGISTERED: 200,
 }
 _ERRORS_OF = {
     c.NOT_FOUND: (404, "not_found"),

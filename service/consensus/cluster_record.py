@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from .journal import write_file_durably
+from ..durable import write_file_durably
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import os
 import threading
 from dataclasses import dataclass
 
-from .journal import write_file_durably
+from ..durable import write_file_durably
 
 log = logging.getLogger(__name__)
 

@@ -19,26 +19,10 @@ import zlib
 
 from pysyncobj.journal import Journal
 
+from ..durable import fsync_dir, write_file_durably
+
 _HEAD = struct.Struct("<IQQ")
 _CRC = struct.Struct("<I")
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_durably(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path)
 
 
 def encode_record(command: bytes, idx: int, term: int) -> bytes:
@@ -78,7 +62,7 @@ class DurableJournal(Journal):
             os.ftruncate(self._fd, end)  # drop a torn tail
             os.fsync(self._fd)
         self._end = end
-        _fsync_dir(path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
         self._meta = self._load_meta()
         self._commit_dirty = False
 

@@ -27,7 +27,8 @@ from pysyncobj.config import SERIALIZER_STATE
 from ..state import snapshot
 from ..state.applier import Applier
 from ..state.snapshot import SnapshotJob
-from .journal import encode_record, read_records, write_file_durably
+from ..durable import fsync_dir, write_file_durably
+from .journal import encode_record, read_records
 
 log = logging.getLogger(__name__)
 _install_seq = itertools.count()
@@ -106,7 +107,7 @@ class SnapshotHooks:
         header = self._current_header()
         if header is not None and header["raft"] == seed.raft_tuple and not snapshot.has_tables(header):
             os.replace(self._seed_path, self._path)
-            snapshot.fsync_dir(os.path.dirname(os.path.abspath(self._path)))
+            fsync_dir(os.path.dirname(os.path.abspath(self._path)))
             log.info("snapshot at raft index %s now holds the tables (state %s)", seed.raft_index, seed.state_index)
         else:
             try:

@@ -26,6 +26,7 @@ import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from ..consensus.cluster_record import FILE_KEY, locked_json
+from ..durable import write_file_durably
 from .mysqld import MySQLServer, find_server_binary
 
 RAFT_OFFSET = 100
@@ -285,11 +286,10 @@ class LocalCluster:
             data = json.loads(path.read_text())
         else:
             data = {"raft_secret": secrets.token_urlsafe(32), "mysql_password": secrets.token_urlsafe(18)}
-            path.write_text(json.dumps(data))
-            path.chmod(0o600)
+            write_file_durably(str(path), json.dumps(data).encode())  # 0600 from the start
         secret_file = self.data_dir / "raft.secret"
-        secret_file.write_text(data["raft_secret"])
-        secret_file.chmod(0o600)
+        if not secret_file.exists() or secret_file.read_text() != data["raft_secret"]:
+            write_file_durably(str(secret_file), data["raft_secret"].encode())
         return data
 
     def manifest(self) -> dict:

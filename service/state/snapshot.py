@@ -31,6 +31,7 @@ from typing import Callable
 
 import pymysql
 
+from ..durable import replacing
 from .machine import read_meta
 from .schema import REPLICATED_TABLES
 
@@ -73,16 +74,11 @@ def write_marker(path: str, raft_tuple, state_index: int) -> None:
 
 def _write_file(path: str, header: dict, records: Callable[[object], None]) -> None:
     """Header, `records(out)`, end: written to a temporary name, fsynced, then renamed into place."""
-    tmp = f"{path}.writing"
-    with open(tmp, "wb") as raw:
+    with replacing(path, suffix=".writing") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as out:
             pickle.dump(header, out, protocol=4)
             records(out)
             pickle.dump(("end",), out, protocol=4)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(tmp, path)
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def has_tables(header: dict) -> bool:
@@ -126,13 +122,6 @@ def load_dump(conn, path: str) -> int:
             )
     return int(header["state_index"])
 
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- the jobs ----------------------------------------------------------------------------------------
