@@ -69,7 +69,9 @@ def cluster() -> None:
 
 
 @cluster.command("up")
-@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Where nodes and databases keep data.")
+@click.option(
+    "--data-dir", required=True, type=click.Path(file_okay=False), help="Where nodes and databases keep data."
+)
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 9))
 @click.option("--port-base", default=8080, show_default=True, type=click.IntRange(1024, 65000))
 def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
@@ -94,8 +96,10 @@ def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
             role = "leader" if node.index == leader else "follower"
             click.echo(f"  {node.node_id}  {node.url}  ({role}, raft {node.raft_address}, mysql port {node.db.port})")
         click.echo(f"cluster.json: {local.data_dir / 'cluster.json'}")
-        click.echo("try: curl -s -X POST -H 'Content-Type: application/json' "
-                   f"-d '{{\"title\":\"hello\"}}' {local.nodes[-1].url}/api/v1/tasks")
+        click.echo(
+            "try: curl -s -X POST -H 'Content-Type: application/json' "
+            f'-d \'{{"title":"hello"}}\' {local.nodes[-1].url}/api/v1/tasks'
+        )
         click.echo("Ctrl-C (or `taskraft cluster down --data-dir ...`) stops everything; data is kept.")
         while not stop.is_set():
             stop.wait(1)

@@ -26,7 +26,6 @@ import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 
-
 class ClientError(Exception):
     exit_code = 1
 
@@ -123,7 +122,7 @@ class Client:
         self.last_url: str | None = None
 
     @classmethod
-    def from_options(cls, urls=(), data_dir=None, **kwargs) -> "Client":
+    def from_options(cls, urls=(), data_dir=None, **kwargs) -> Client:
         return cls(resolve_urls(urls, data_dir), **kwargs)
 
     # -- transport ---------------------------------------------------------------------------------
@@ -192,7 +191,7 @@ class Client:
     # -- tasks -------------------------------------------------------------------------------------
 
     def list_tasks(self, status: str | None = None, limit: int = 100, after: int | None = None) -> dict:
-        params = {"limit": limit}
+        params: dict[str, str | int] = {"limit": limit}
         if status:
             params["status"] = status
         if after is not None:
@@ -222,7 +221,9 @@ class Client:
     def update_task(self, task_id: int, if_match: int | None = None, **fields) -> dict:
         body = {k: v for k, v in fields.items() if v is not None}
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
-        return self.request("PATCH", f"/api/v1/tasks/{int(task_id)}", json_body=body, headers=headers, write=True).json()
+        return self.request(
+            "PATCH", f"/api/v1/tasks/{int(task_id)}", json_body=body, headers=headers, write=True
+        ).json()
 
     def delete_task(self, task_id: int, if_match: int | None = None) -> None:
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
@@ -280,12 +281,13 @@ class Client:
                     has_quorum=view.get("has_quorum"),
                 )
             else:
-                row.update(role=None, term=None, commit_index=None, last_applied=None, lag=None, leader=None,
-                           has_quorum=None)
+                row.update(
+                    role=None, term=None, commit_index=None, last_applied=None, lag=None, leader=None, has_quorum=None
+                )
             rows.append(row)
         # the same node may be known under two spellings of its URL: keep the row that answered
         seen: dict[str, dict] = {}
-        out = []
+        out: list[dict] = []
         for row in rows:
             nid = row["node_id"]
             if nid and nid in seen:

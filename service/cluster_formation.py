@@ -40,7 +40,7 @@ class Formation:
         self._recorded: str | None = None
         self.last_error: str | None = None
 
-    def start(self) -> "Formation":
+    def start(self) -> Formation:
         threading.Thread(target=self._run, name="taskraft-formation", daemon=True).start()
         return self
 
@@ -78,8 +78,13 @@ class Formation:
         recorded = self._record.read() if self._record is not None else None
         cluster_id = recorded or identity.recorded_id or uuid.uuid4().hex
         self._keep_recorded(cluster_id)
-        op = c.make_op(c.OP_INIT_CLUSTER, origin=node.cfg.node_id, origin_addr=node.cfg.raft_advertise,
-                       args={"cluster_id": cluster_id}, request_id=f"init:{cluster_id}")
+        op = c.make_op(
+            c.OP_INIT_CLUSTER,
+            origin=node.cfg.node_id,
+            origin_addr=node.cfg.raft_advertise,
+            args={"cluster_id": cluster_id},
+            request_id=f"init:{cluster_id}",
+        )
         result = node.proposer.write(op, time.monotonic() + node.cfg.request_timeout)
         identity.adopt(result.message or cluster_id)
         log.info("formation: the cluster id is %s", result.message)

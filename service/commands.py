@@ -50,6 +50,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_request_id_prefix: str
+_request_id_counter: itertools.count[int]
+
+
 def _draw_request_id_prefix() -> None:
     global _request_id_prefix, _request_id_counter
     _request_id_prefix = "r-" + os.urandom(8).hex() + "-"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, overload
 from urllib.parse import parse_qs, unquote, urlparse
 
 
@@ -54,12 +55,12 @@ class MySQLSettings:
     unix_socket: str | None = None
 
     @classmethod
-    def from_dsn(cls, dsn: str) -> "MySQLSettings":
+    def from_dsn(cls, dsn: str) -> MySQLSettings:
         """Parse `mysql://user:password@host:port/database?unix_socket=/path`."""
         parsed = urlparse(dsn)
         if parsed.scheme not in ("mysql", "mariadb"):
             raise ConfigError(f"MySQL DSN must start with mysql://, got {dsn!r}")
-        query = parse_qs(parsed.query)
+        sockets = parse_qs(parsed.query).get("unix_socket")
         database = parsed.path.lstrip("/") or "taskraft"
         return cls(
             host=parsed.hostname or "127.0.0.1",
@@ -67,7 +68,7 @@ class MySQLSettings:
             user=unquote(parsed.username or "taskraft"),
             password=unquote(parsed.password or ""),
             database=database,
-            unix_socket=(query.get("unix_socket") or [None])[0],
+            unix_socket=sockets[0] if sockets else None,
         )
 
     def connect_kwargs(self) -> dict:
@@ -129,7 +130,7 @@ class NodeConfig:
     def identity_path(self) -> Path:
         return self.data_dir / "raft.identity"
 
-    def validate(self) -> "NodeConfig":
+    def validate(self) -> NodeConfig:
         if not self.node_id:
             raise ConfigError("node id is required (--node-id / TASKRAFT_NODE_ID)")
         for name, addr in (("raft bind", self.raft_bind), ("raft advertise", self.raft_advertise)):
@@ -173,6 +174,10 @@ def statefulset_peers(
     )
 
 
+@overload
+def _env(name: str, default: str) -> str: ...
+@overload
+def _env(name: str, default: str | None = None) -> str | None: ...
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(f"TASKRAFT_{name}")
     return value if value not in (None, "") else default
@@ -199,8 +204,14 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
     Peers come from TASKRAFT_PEERS (comma-separated host:port), or, on Kubernetes, are derived from
     TASKRAFT_STATEFULSET + TASKRAFT_REPLICAS + TASKRAFT_HEADLESS_SERVICE + TASKRAFT_NAMESPACE.
     """
-    o = {k: v for k, v in (overrides or {}).items() if v is not None}
+    # An override is a flag's value, of the type its flag parsed to (str, int, bool, path); int(), float()
+    # and Path() below take either that or the environment's string.
+    o: dict[str, Any] = {k: v for k, v in (overrides or {}).items() if v is not None}
 
+    @overload
+    def pick(key: str, env: str) -> str | None: ...
+    @overload
+    def pick(key: str, env: str, default: str) -> str: ...
     def pick(key: str, env: str, default: str | None = None) -> str | None:
         return o[key] if key in o else _env(env, default)
 
@@ -213,7 +224,9 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
 
     peers_raw = o.get("peers") or _env("PEERS")
     if peers_raw:
-        peers = tuple(p.strip() for p in (peers_raw.split(",") if isinstance(peers_raw, str) else peers_raw) if p.strip())
+        peers = tuple(
+            p.strip() for p in (peers_raw.split(",") if isinstance(peers_raw, str) else peers_raw) if p.strip()
+        )
     elif statefulset and headless and namespace:
         replicas = int(_env("REPLICAS", "3"))
         peers = statefulset_peers(statefulset, replicas, headless, namespace, cluster_domain, raft_port)

@@ -8,8 +8,9 @@ the rebuild marker, the cluster record and the local cluster's files).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 
 def fsync_dir(path: str) -> None:

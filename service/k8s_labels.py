@@ -52,7 +52,7 @@ class PodRoleLabeler:
         self._applied = want
         return True
 
-    def start(self) -> "PodRoleLabeler":
+    def start(self) -> PodRoleLabeler:
         threading.Thread(target=self._run, name="taskraft-pod-labeler", daemon=True).start()
         return self
 

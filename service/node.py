@@ -8,12 +8,14 @@ import os
 import threading
 import time
 
+from dbutils.pooled_db import PooledDB
+
 from . import commands as c
 from . import rebuild
-from .config import NodeConfig
-from .consensus.proposals import EntryBatcher, Proposer, ReadBarrier, Unavailable
 from .cluster_formation import Formation
+from .config import NodeConfig
 from .consensus.cluster_record import FileRecord, open_record
+from .consensus.proposals import EntryBatcher, Proposer, ReadBarrier, Unavailable
 from .consensus.raft import RaftNode, RaftRunner
 from .state import queries, recorded
 from .state.applier import Applier
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 
 MAX_READY_LAG = 100  # entries between commit index and applied index that still count as caught up
 REBUILD_EXIT = 70  # the worker's exit status when it restarts to be rebuilt (not 3 or 4: gunicorn would halt)
-READ_POOL_MAX = 32  # pooled read connections; more HTTP threads than this wait for one (MySQL 8.4 allows 151 by default)
+# pooled read connections; more HTTP threads than this wait for one (MySQL 8.4 allows 151 by default)
+READ_POOL_MAX = 32
 
 
 class Diverged(Exception):
@@ -33,15 +36,17 @@ class Diverged(Exception):
 
 
 class TaskraftNode:
+    # Made by start(), in this order, and used only once `started` (the API, the threads start() starts).
+    applier: Applier
+    _runner: RaftRunner
+    raft: RaftNode
+    pool: PooledDB
+    proposer: Proposer
+    barrier: ReadBarrier
+
     def __init__(self, cfg: NodeConfig):
         self.cfg = cfg
         self.started = False
-        self.applier: Applier | None = None
-        self.raft: RaftNode | None = None
-        self.pool = None
-        self.proposer: Proposer | None = None
-        self.barrier: ReadBarrier | None = None
-        self._runner: RaftRunner | None = None
         self.formation: Formation | None = None
         self.diverged: str | None = None
         self._stop = threading.Event()
@@ -51,7 +56,7 @@ class TaskraftNode:
         host = self.cfg.raft_advertise.rpartition(":")[0]
         return self.cfg.api_url or f"http://{host}:{self.cfg.http_port}"
 
-    def start(self, db_timeout: float = 300.0) -> "TaskraftNode":
+    def start(self, db_timeout: float = 300.0) -> TaskraftNode:
         cfg = self.cfg
         log.info("node %s: waiting for MySQL", cfg.node_id)
         wait_for_database(cfg.mysql, db_timeout)
@@ -133,7 +138,8 @@ class TaskraftNode:
     def _rebuild(self, reason: str) -> None:
         self.diverged = reason
         log.critical("node %s: %s; it serves nothing from its database and restarts empty", self.cfg.node_id, reason)
-        self.formation.stop()
+        if self.formation is not None:  # made by start() before this thread
+            self.formation.stop()
         self._runner.stop()
         self.applier.stop()
         rebuild.request(self.cfg, reason)

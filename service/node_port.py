@@ -8,7 +8,7 @@ errors.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
 from .consensus.proposals import Unavailable
@@ -49,20 +49,26 @@ class TaskraftNodePort:
         try:
             return self._node.write(op, deadline)
         except Unavailable:
-            raise QuorumUnavailable() from None
+            raise QuorumUnavailable from None
+
+    # `queries` builds rows as plain dicts (the state machine edits tasks by field name): in the shapes
+    # of the port's Task and HistoryEntry.
 
     def get_task(self, task_id: int, *, consistency: Consistency, deadline: float) -> Task | None:
-        return self._read(lambda conn: queries.get_task(conn, task_id), consistency, deadline)
+        task = self._read(lambda conn: queries.get_task(conn, task_id), consistency, deadline)
+        return cast(Task | None, task)
 
     def list_tasks(
         self, *, status: str | None, limit: int, after: int | None, consistency: Consistency, deadline: float
     ) -> tuple[list[Task], int | None]:
-        return self._read(
+        page = self._read(
             lambda conn: queries.list_tasks(conn, status=status, limit=limit, after=after), consistency, deadline
         )
+        return cast(tuple[list[Task], int | None], page)
 
     def task_history(self, task_id: int, *, consistency: Consistency, deadline: float) -> list[HistoryEntry]:
-        return self._read(lambda conn: queries.task_history(conn, task_id), consistency, deadline)
+        entries = self._read(lambda conn: queries.task_history(conn, task_id), consistency, deadline)
+        return cast(list[HistoryEntry], entries)
 
     def readiness(self) -> Readiness:
         ready, reasons = self._node.readiness()
@@ -80,7 +86,7 @@ class TaskraftNodePort:
             try:
                 self._node.barrier.wait(deadline)
             except Unavailable:
-                raise QuorumUnavailable() from None
+                raise QuorumUnavailable from None
         elif consistency != "local":
             raise ValueError(f"unknown consistency {consistency!r}")
         return self._query(fn)
@@ -90,11 +96,11 @@ class TaskraftNodePort:
             self._node.check_serving()
             conn = self._node.pool.connection()
         except (Diverged, *TRANSIENT_ERRORS):
-            raise DatabaseUnavailable() from None
+            raise DatabaseUnavailable from None
         try:
             return fn(conn)
         except TRANSIENT_ERRORS:
-            raise DatabaseUnavailable() from None
+            raise DatabaseUnavailable from None
         finally:
             try:
                 conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from .. import metrics
 from ..web import bp as web_bp
@@ -20,7 +21,8 @@ def create_app(node: NodePort | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.extensions[EXTENSION] = node
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):  # Flask's default: keep fields in the order they are built
+        app.json.sort_keys = False
     errors.install(app)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(ops.bp)

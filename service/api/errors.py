@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import metrics
 from .port import DatabaseUnavailable, QuorumUnavailable
@@ -35,15 +35,14 @@ def no_quorum(retry_after: int = 1) -> ApiError:
     return ApiError(
         503,
         "no_quorum",
-        "the cluster has no quorum right now; a write may or may not have been applied, retry with the same Idempotency-Key",
+        "the cluster has no quorum right now; a write may or may not have been applied, "
+        "retry with the same Idempotency-Key",
         headers={"Retry-After": str(retry_after)},
     )
 
 
 def database_unavailable() -> ApiError:
-    return ApiError(
-        503, "database_unavailable", "this node's database is not answering", headers={"Retry-After": "1"}
-    )
+    return ApiError(503, "database_unavailable", "this node's database is not answering", headers={"Retry-After": "1"})
 
 
 def error_response(status: int, code: str, message: str, details=None, headers: dict | None = None):
@@ -89,7 +88,8 @@ def install(app: Flask) -> None:
             405: "method not allowed on this resource",
             413: "request body is larger than 64 KiB",
         }.get(status, exc.description or exc.name)
-        headers = {"Allow": exc.valid_methods and ", ".join(exc.valid_methods)} if status == 405 else None
+        allowed = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None  # werkzeug's 405
+        headers = {"Allow": allowed and ", ".join(allowed)} if status == 405 else None
         return error_response(status, code, message, headers={k: v for k, v in (headers or {}).items() if v})
 
     @app.errorhandler(Exception)

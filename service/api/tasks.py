@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Blueprint, jsonify, request, url_for
 
 from .. import commands as c
@@ -24,7 +26,7 @@ _ERRORS_OF = {
 }
 
 
-def _task_response(task: dict, status: int = 200):
+def _task_response(task: Mapping[str, object], status: int = 200):
     response = jsonify(task)
     response.status_code = status
     response.headers["ETag"] = f'"{task["version"]}"'
@@ -50,6 +52,7 @@ def _write(op_name: str, *, task_id: int | None = None, args: dict | None = None
     status = _STATUS_OF[result.outcome]
     if status == 204:
         return "", 204
+    assert result.task is not None  # a created or updated task comes with its result
     response = _task_response(result.task, status)
     if status == 201:
         response.headers["Location"] = url_for("tasks.get_task", task_id=result.task["id"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, overload
 
 from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .. import commands as c
 from ..state.machine import MAX_TASK_ID
 from .errors import ApiError, invalid
+from .port import Consistency
 
 MAX_BODY = 64 * 1024
 Status = Literal["todo", "in_progress", "done"]
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+_CONSISTENCIES: dict[str, Consistency] = {"linearizable": "linearizable", "local": "local"}
 
 
 def _clean_text(value: str, field: str) -> str:
@@ -58,7 +60,7 @@ class TaskPatch(BaseModel):
     _description = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "TaskPatch":
+    def _not_empty(self) -> TaskPatch:
         if self.title is None and self.description is None and self.status is None:
             raise ValueError("give at least one of title, description, status")
         return self
@@ -97,6 +99,10 @@ def task_id_or_404(raw: int) -> int:
     return raw
 
 
+@overload
+def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> int: ...
+@overload
+def query_int(request: Request, name: str, default: None, lo: int, hi: int) -> int | None: ...
 def query_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -119,12 +125,10 @@ def query_status(request: Request) -> str | None:
     return status
 
 
-def consistency(request: Request) -> str:
-    value = request.args.get("consistency", "linearizable")
-    if value not in ("linearizable", "local"):
-        raise invalid(
-            "unknown consistency", [{"field": "consistency", "message": "one of linearizable, local"}]
-        )
+def consistency(request: Request) -> Consistency:
+    value = _CONSISTENCIES.get(request.args.get("consistency", "linearizable"))
+    if value is None:
+        raise invalid("unknown consistency", [{"field": "consistency", "message": "one of linearizable, local"}])
     return value
 
 
@@ -137,7 +141,9 @@ def if_match(request: Request) -> int | None:
         value = value[2:]
     value = value.strip('"')
     if not value.isdigit() or len(value) > 18:
-        raise invalid("If-Match must be an ETag this API issued, like \"3\"", [{"field": "If-Match", "message": "malformed"}])
+        raise invalid(
+            'If-Match must be an ETag this API issued, like "3"', [{"field": "If-Match", "message": "malformed"}]
+        )
     return int(value)
 
 

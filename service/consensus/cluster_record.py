@@ -16,9 +16,10 @@ import fcntl
 import json
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from ..durable import write_file_durably
 
@@ -122,7 +123,9 @@ class ConfigMapRecord:
             except client.ApiException as exc:
                 if exc.status != 409:
                     raise
-                core.patch_namespaced_config_map(self.name, self.namespace, {"metadata": metadata, "data": body["data"]})
+                core.patch_namespaced_config_map(
+                    self.name, self.namespace, {"metadata": metadata, "data": body["data"]}
+                )
         except Exception as exc:
             raise RecordError(f"cannot write ConfigMap {self.name}: {getattr(exc, 'status', '')} {exc}") from exc
 
@@ -145,8 +148,11 @@ class ConfigMapRecord:
         except Exception as exc:  # without an owner the record outlives the release; still a record
             log.warning("cluster record: cannot read StatefulSet %s to own the ConfigMap: %s", self.owner, exc)
             return None, {}
-        labels = {k: v for k, v in (sts.metadata.labels or {}).items()
-                  if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of")}
+        labels = {
+            k: v
+            for k, v in (sts.metadata.labels or {}).items()
+            if k in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of")
+        }
         return {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": self.owner, "uid": sts.metadata.uid}, labels
 
 

@@ -6,7 +6,7 @@ Only liveness depends on these: Raft's vote rules keep elections safe whatever t
 from __future__ import annotations
 
 from ..config import NodeConfig, RaftTimings
-from .pysyncobj_bridge import raft_clock
+from .pysyncobj_bridge import RaftCore, raft_clock
 
 
 def election_timeout_range(cfg: NodeConfig) -> tuple[float, float]:
@@ -28,9 +28,10 @@ def election_timeout_range(cfg: NodeConfig) -> tuple[float, float]:
 
 
 class Elections:
+    core: RaftCore  # attached (RaftNode.attach) before its tick thread starts
+
     def __init__(self, timings: RaftTimings) -> None:
         self._timings = timings
-        self.core = None  # the RaftCore, attached before its tick thread starts
 
     def after_vote_request(self, message: dict) -> None:
         """Having refused a candidate whose log is behind ours, stand soon unless a leader appears.

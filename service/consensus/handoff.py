@@ -49,7 +49,9 @@ class Handoff:
                 outcome = "handed off"
             log.info(
                 "raft: leadership %s after %.3f s (%d transfer attempts refused; TimeoutNow sent at %s)",
-                outcome, time.monotonic() - started, progress["refused"],
+                outcome,
+                time.monotonic() - started,
+                progress["refused"],
                 "-" if sent is None else f"{sent - started:.3f} s",
             )
             return moved
@@ -64,8 +66,10 @@ class Handoff:
             while time.monotonic() < deadline:
                 if not self._still_leader():
                     return True
+                # Each attempt has its own queue, bound now: a late answer to an earlier attempt cannot be
+                # taken for this one's.
                 answer: queue.SimpleQueue = queue.SimpleQueue()
-                raft.run_on_tick(lambda: raft.core.transferLeadership(callback=lambda _r, err: answer.put(err)))
+                raft.run_on_tick(lambda put=answer.put: raft.core.transferLeadership(callback=lambda _r, err: put(err)))
                 raft.wake()
                 try:
                     error = answer.get(timeout=min(0.5, max(0.0, deadline - time.monotonic())))

@@ -49,15 +49,27 @@ class PeerReport:
     amnesiac: bool
 
     def message(self) -> dict:
-        return {"type": REPORT, "cluster_id": self.cluster_id, "term": self.term, "last": [self.last_index, self.last_term],
-                "commit": self.commit_index, "amnesiac": self.amnesiac}
+        return {
+            "type": REPORT,
+            "cluster_id": self.cluster_id,
+            "term": self.term,
+            "last": [self.last_index, self.last_term],
+            "commit": self.commit_index,
+            "amnesiac": self.amnesiac,
+        }
 
     @classmethod
-    def from_message(cls, message: dict) -> "PeerReport | None":
+    def from_message(cls, message: dict) -> PeerReport | None:
         try:
             last_index, last_term = message["last"]
-            return cls(message.get("cluster_id"), int(message["term"]), int(last_index), int(last_term),
-                       int(message["commit"]), bool(message["amnesiac"]))
+            return cls(
+                message.get("cluster_id"),
+                int(message["term"]),
+                int(last_index),
+                int(last_term),
+                int(message["commit"]),
+                bool(message["amnesiac"]),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -65,8 +77,16 @@ class PeerReport:
 class Identity:
     """This node's cluster id and amnesia, persisted in `path` (JSON, written durably) beside its Raft state."""
 
-    def __init__(self, self_id: str, members: list[str], path: str, *, raft_state_lost: bool,
-                 recorded_id: str | None = None, database_id: str | None = None):
+    def __init__(
+        self,
+        self_id: str,
+        members: list[str],
+        path: str,
+        *,
+        raft_state_lost: bool,
+        recorded_id: str | None = None,
+        database_id: str | None = None,
+    ):
         self.self_id = self_id
         self._others = [m for m in members if m != self_id]
         self._path = path
@@ -88,8 +108,12 @@ class Identity:
             self._save()
         self.conflict = bool(self.cluster_id and recorded_id and self.cluster_id != recorded_id)
         if self.conflict:
-            log.error("identity: this node's Raft state belongs to cluster %s, but the cluster record names %s; "
-                      "it refuses to take part (see docs/operations.md)", self.cluster_id, recorded_id)
+            log.error(
+                "identity: this node's Raft state belongs to cluster %s, but the cluster record names %s; "
+                "it refuses to take part (see docs/operations.md)",
+                self.cluster_id,
+                recorded_id,
+            )
 
     # -- facts from the log and from peers -------------------------------------------------------
 
@@ -171,8 +195,12 @@ class Identity:
         with self._lock:
             self.amnesiac = False
             self._save()
-        log.warning("identity: caught up with leader %s at index %d (term %d); this node votes again",
-                    contact[0], commit_index, current_term)
+        log.warning(
+            "identity: caught up with leader %s at index %d (term %d); this node votes again",
+            contact[0],
+            commit_index,
+            current_term,
+        )
         return True
 
     def voting(self) -> tuple[bool, str | None]:
@@ -190,8 +218,11 @@ class Identity:
             self.amnesiac = True
             self.may_learn_amnesia = False
             self._save()
-        log.warning("identity: this node lost its Raft state and %s: it neither votes nor stands until a leader "
-                    "has caught it up, or every member has reported", why)
+        log.warning(
+            "identity: this node lost its Raft state and %s: it neither votes nor stands until a leader "
+            "has caught it up, or every member has reported",
+            why,
+        )
 
     def _save(self) -> None:
         data = {"cluster_id": self.cluster_id, "amnesiac": self.amnesiac}

@@ -32,7 +32,8 @@ def encode_record(command: bytes, idx: int, term: int) -> bytes:
 
 def read_records(path: str) -> tuple[list[tuple[bytes, int, int]], list[int], int]:
     """Return (entries, start offsets, end of the last valid record)."""
-    entries, offsets = [], []
+    entries: list[tuple[bytes, int, int]] = []
+    offsets: list[int] = []
     if not os.path.exists(path):
         return entries, offsets, 0
     with open(path, "rb") as f:

@@ -15,21 +15,22 @@ PySyncObj retry and resolve the name again.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from .pysyncobj_bridge import raft_clock
+from .pysyncobj_bridge import RaftCore, raft_clock
 
 STUCK_CHECK_EVERY = 0.5
 
 
 class Links:
+    core: RaftCore  # attached (RaftNode.attach) before its tick thread starts
+
     def __init__(self, connection_timeout: float, report: Callable[[], dict]) -> None:
         self._connection_timeout = connection_timeout
         self._report = report
         self._period = min(0.5, connection_timeout / 4)
         self._last_check = 0.0
         self._last_report = 0.0
-        self.core = None  # the RaftCore, attached before its tick thread starts
 
     def on_tick(self) -> None:
         now = raft_clock()  # the clock PySyncObj stamps its connections with

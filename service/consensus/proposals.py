@@ -26,13 +26,17 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from pysyncobj import FAIL_REASON
 
 from ..commands import BARRIER, make_entry
 from ..state.machine import OpResult
 from ..state.progress import Progress, Ticket
+
+if TYPE_CHECKING:
+    from .raft import Callback
 
 REPROPOSE_AFTER = 1.0  # seconds without any answer before the same request id is proposed again
 RETRY_PAUSE = 0.05
@@ -43,7 +47,7 @@ class Unavailable(Exception):
 
 
 class Proposing(Protocol):
-    def propose(self, command: dict, callback) -> None: ...
+    def propose(self, command: dict, callback: Callback) -> None: ...
 
 
 class _Answer:
@@ -77,11 +81,11 @@ class EntryBatcher:
         self._max_in_flight = max_in_flight
         self._max_ops = max_ops
         self._lock = threading.Lock()
-        self._pending: list[tuple[dict, object]] = []
+        self._pending: list[tuple[dict, Callback]] = []
         self._in_flight: dict[int, float] = {}
         self._ids = itertools.count(1)
 
-    def submit(self, op: dict, callback) -> None:
+    def submit(self, op: dict, callback: Callback) -> None:
         with self._lock:
             self._pending.append((op, callback))
             now = time.monotonic()
@@ -100,7 +104,7 @@ class EntryBatcher:
         self._in_flight[key] = time.monotonic()
         return key, batch
 
-    def _propose(self, key: int, batch: list[tuple[dict, object]]) -> None:
+    def _propose(self, key: int, batch: list[tuple[dict, Callback]]) -> None:
         def on_commit(index, error) -> None:
             for _, callback in batch:
                 callback(index, error)
@@ -216,6 +220,7 @@ class ReadBarrier:
 
     def _launch_locked(self) -> None:
         rnd, self._next = self._next, None
+        assert rnd is not None  # launched right after a round was made, or when one is waiting
         rnd.started = time.monotonic()
         self._in_flight = rnd
 

@@ -32,6 +32,8 @@ PINNED_VERSION = "0.3.17"
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 
 # What this module touches, checked at import. `self.__x` names are looked up in the class source.
+# (Name lists kept packed, several to a line.)
+# fmt: off
 _SYNCOBJ_FIELDS = (
     "raftLog", "raftState", "raftElectionDeadline", "raftCommitIndex", "raftNextIndex",
     "raftMatchIndex", "votedForNodeId", "connectedNodes", "otherNodes", "selfNode", "serializer", "conf",
@@ -41,6 +43,7 @@ _SYNCOBJ_METHODS = (
     "onMessageReceived", "sendAppendEntries", "tryLogCompaction", "onNodeConnected", "onNodeDisconnected",
     "deleteEntriesTo", "getEntries", "setCurrentTerm", "onBecomeLeader",
 )
+# fmt: on
 _PROTECTED = {
     "SyncObj": (SyncObj, ("_checkCommandsToApply", "_isLeader", "_getLeader", "_methodToID", "_poller")),
     "TCPTransport": (TCPTransport, ("_onNodeConnected", "_connections", "_syncObj")),
@@ -55,8 +58,9 @@ class PySyncObjMismatch(ImportError):
     """The installed PySyncObj is not the one this module was written for."""
 
 
-def check_pysyncobj(version: str | None = None, syncobj_cls=SyncObj, transport_cls=TCPTransport,
-                    syncobj_module=_syncobj_module) -> None:
+def check_pysyncobj(
+    version: str | None = None, syncobj_cls=SyncObj, transport_cls=TCPTransport, syncobj_module=_syncobj_module
+) -> None:
     """Raise PySyncObjMismatch naming every expectation of this module the installed PySyncObj misses."""
     missing = []
     version = _version_module.VERSION if version is None else version
@@ -76,8 +80,13 @@ def check_pysyncobj(version: str | None = None, syncobj_cls=SyncObj, transport_c
     missing += [f"pysyncobj.syncobj.{n}" for n in globals_used if not hasattr(syncobj_module, n)]
     if missing:
         raise PySyncObjMismatch(
-            "taskraft's consensus layer needs PySyncObj " + PINNED_VERSION + "; the installed one lacks: "
-            + ", ".join(missing) + ". Install the pinned version (pip install pysyncobj==" + PINNED_VERSION + ")."
+            "taskraft's consensus layer needs PySyncObj "
+            + PINNED_VERSION
+            + "; the installed one lacks: "
+            + ", ".join(missing)
+            + ". Install the pinned version (pip install pysyncobj=="
+            + PINNED_VERSION
+            + ")."
         )
 
 
@@ -115,7 +124,7 @@ _install_patches()
 class RaftHooks(Protocol):
     """The decisions RaftCore leaves to taskraft (called on the tick thread)."""
 
-    def attach(self, core: "RaftCore") -> None: ...
+    def attach(self, core: RaftCore) -> None: ...
     def on_apply(self, index: int, term: int, command: object) -> None: ...
     def admit(self, peer: str, message: dict) -> bool: ...
     def hold_commands(self) -> bool: ...
@@ -143,6 +152,8 @@ class _Transport(TCPTransport):
 class RaftCore(SyncObj):
     """SyncObj carrying out the hooks' decisions; its methods are the only view of PySyncObj's state."""
 
+    _SyncObj__forceLogCompaction: bool  # SyncObj's (untyped); read, then set, in _SyncObj__tryLogCompaction
+
     def __init__(self, self_address: str, peers, conf: SyncObjConf, hooks: RaftHooks):
         self.hooks = hooks  # everything the tick thread touches exists before SyncObj starts it
         self._wake_pipe: PipeNotifier | None = None
@@ -154,7 +165,8 @@ class RaftCore(SyncObj):
     @replicated
     def apply_entry(self, command):
         index = self.raftLastApplied + 1  # entries are applied in order; PySyncObj passes no index
-        self.hooks.on_apply(index, self.entry_term(index), command)
+        # the entry being applied is in the log, so its term is known (entry_term is None only outside it)
+        self.hooks.on_apply(index, self.entry_term(index), command)  # type: ignore[arg-type]
         return index
 
     def _checkCommandsToApply(self):  # where queued commands go to the leader or into the log
@@ -204,8 +216,12 @@ class RaftCore(SyncObj):
         waiting = [n for n, nxt in self._SyncObj__raftNextIndex.items() if nxt <= first and n in connected]
         if not waiting or self.hooks.snapshot_ready():
             return SyncObj._SyncObj__sendAppendEntries(self)
-        heartbeat = {"type": "append_entries", "term": self.raftCurrentTerm, "commit_index": self.raftCommitIndex,
-                     "serialized": None}
+        heartbeat = {
+            "type": "append_entries",
+            "term": self.raftCurrentTerm,
+            "commit_index": self.raftCommitIndex,
+            "serialized": None,
+        }
         skipped = [node for node in waiting if self._SyncObj__transport.send(node, heartbeat)]
         connected.difference_update(skipped)  # PySyncObj's loop skips nodes it thinks disconnected
         try:
@@ -226,9 +242,11 @@ class RaftCore(SyncObj):
         if state != SERIALIZER_STATE.NOT_SERIALIZING:
             return
         conf, keep = self._SyncObj__conf, max(0, self.hooks.compaction_keep())
-        if (len(self._SyncObj__raftLog) <= conf.logCompactionMinEntries + keep
-                and now - self._SyncObj__lastSerializedTime <= conf.logCompactionMinTime
-                and not self._SyncObj__forceLogCompaction):
+        if (
+            len(self._SyncObj__raftLog) <= conf.logCompactionMinEntries + keep
+            and now - self._SyncObj__lastSerializedTime <= conf.logCompactionMinTime
+            and not self._SyncObj__forceLogCompaction
+        ):
             return
         self._SyncObj__forceLogCompaction = False
         prev_and_last = self._SyncObj__getEntries(self.raftLastApplied - keep - 1, 2)

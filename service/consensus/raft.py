@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .. import commands as c
 from .. import metrics
@@ -82,8 +82,14 @@ class RaftNode:
         journal, snapshot_file = str(cfg.journal_path), str(cfg.snapshot_path)
         lost = raft_state_lost(journal, journal + ".meta", snapshot_file)
         finish_interrupted_compaction(journal, snapshot_file)
-        self.identity = Identity(cfg.raft_advertise, list(cfg.peers), str(cfg.identity_path),
-                                 raft_state_lost=lost, recorded_id=cfg.cluster_id, database_id=database_cluster_id)
+        self.identity = Identity(
+            cfg.raft_advertise,
+            list(cfg.peers),
+            str(cfg.identity_path),
+            raft_state_lost=lost,
+            recorded_id=cfg.cluster_id,
+            database_id=database_cluster_id,
+        )
         conf = build_conf(cfg, self.snapshots)
         conf.autoTick = auto_tick  # False only in tests that drive the handlers by hand, off the network
         self.core = RaftCore(cfg.raft_advertise, cfg.other_peers, conf, hooks=self)
@@ -135,8 +141,13 @@ class RaftNode:
         identity = self.identity
         if identity.conflict or identity.is_foreign(peer):
             metrics.RAFT_FOREIGN_MESSAGES.labels(peer=peer).inc()
-            self._log_once(("foreign", peer), logging.ERROR, "identity: refusing Raft traffic from %s: it holds "
-                           "another cluster id than ours (%s)", peer, identity.cluster_id or identity.recorded_id)
+            self._log_once(
+                ("foreign", peer),
+                logging.ERROR,
+                "identity: refusing Raft traffic from %s: it holds another cluster id than ours (%s)",
+                peer,
+                identity.cluster_id or identity.recorded_id,
+            )
             return False
         if self.diverged is None and kind == "append_entries" and "prevLogIdx" in message:
             self._check_applied_entries(message)
@@ -223,8 +234,14 @@ class RaftNode:
     def _report(self) -> dict:
         core = self.core
         last_index, last_term = core.log_last()
-        return PeerReport(self.identity.cluster_id, core.raftCurrentTerm, last_index, last_term,
-                          core.raftCommitIndex, self.identity.amnesiac).message()
+        return PeerReport(
+            self.identity.cluster_id,
+            core.raftCurrentTerm,
+            last_index,
+            last_term,
+            core.raftCommitIndex,
+            self.identity.amnesiac,
+        ).message()
 
     def _log_once(self, key: tuple, level: int, message: str, *args) -> None:
         now = time.monotonic()
@@ -262,9 +279,15 @@ class RaftNode:
                 metrics.RAFT_LEADER_CHANGES.inc()
             self._last_leader = leader
         can_vote, withheld = self.identity.voting()
-        status = status_from_pysyncobj(raw, self._cfg.raft_advertise, list(self._cfg.other_peers),
-                                       self._leader_changes, can_vote=can_vote, vote_withheld=withheld,
-                                       cluster_id=self.identity.cluster_id)
+        status = status_from_pysyncobj(
+            raw,
+            self._cfg.raft_advertise,
+            list(self._cfg.other_peers),
+            self._leader_changes,
+            can_vote=can_vote,
+            vote_withheld=withheld,
+            cluster_id=self.identity.cluster_id,
+        )
         if status.role != self._status.role or status.term != self._status.term:
             log.info("raft: %s at term %d (leader %s)", status.role, status.term, status.leader)
         if status != self._status:

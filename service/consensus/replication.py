@@ -15,13 +15,18 @@ Three decisions PySyncObj makes in ways that cost time or resent entries (docs/a
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pysyncobj_bridge import RaftCore
 
 HINT_REPEAT_AFTER = 1.0  # seconds before the same hint for the same conflict is sent again
 
 
 class Replication:
+    core: RaftCore  # attached (RaftNode.attach) before its tick thread starts
+
     def __init__(self) -> None:
-        self.core = None  # the RaftCore, attached before its tick thread starts
         self._last_hint: tuple | None = None
         self._last_hint_at = 0.0
         self._rewound_to: dict[str, tuple[int, int]] = {}  # peer -> (term, index) nextIndex was moved back to

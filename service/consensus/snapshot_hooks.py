@@ -24,10 +24,10 @@ import os
 
 from pysyncobj.config import SERIALIZER_STATE
 
+from ..durable import fsync_dir, write_file_durably
 from ..state import snapshot
 from ..state.applier import Applier
 from ..state.snapshot import SnapshotJob
-from ..durable import fsync_dir, write_file_durably
 from .journal import encode_record, read_records
 
 log = logging.getLogger(__name__)
@@ -88,20 +88,21 @@ class SnapshotHooks:
 
     def _seed_running(self) -> bool:
         """Whether a dump for a follower is being written; a finished one is put in place first."""
-        if self._seed is None:
+        seed = self._seed
+        if seed is None:
             return False
-        if self._seed.state not in ("success", "failed"):
+        if seed.state not in ("success", "failed"):
             return True
-        self._finish_seed()
+        self._seed = None
+        self._finish_seed(seed)
         return False
 
-    def _finish_seed(self) -> None:
+    def _finish_seed(self, seed: SnapshotJob) -> None:
         """Put a finished dump in place of the marker it was written for (on the tick thread).
 
         Unless the snapshot file changed meanwhile: a snapshot received from a new leader, for
         instance, when this node lost its leadership during the dump. Then the dump is dropped.
         """
-        seed, self._seed = self._seed, None
         if seed.state != "success":
             return
         header = self._current_header()

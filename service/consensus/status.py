@@ -31,9 +31,16 @@ class RaftStatus:
         return sum(1 for p in self.peers.values() if p["connected"])
 
 
-def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader_changes: int, *,
-                          can_vote: bool = True, vote_withheld: str | None = None,
-                          cluster_id: str | None = None) -> RaftStatus:
+def status_from_pysyncobj(
+    raw: dict,
+    self_address: str,
+    peers: list[str],
+    leader_changes: int,
+    *,
+    can_vote: bool = True,
+    vote_withheld: str | None = None,
+    cluster_id: str | None = None,
+) -> RaftStatus:
     leader = raw.get("leader")
     leader = leader.id if leader is not None else None
     if leader is not None and leader != self_address and raw.get("partner_node_status_server_" + leader) != 2:
@@ -41,7 +48,7 @@ def status_from_pysyncobj(raw: dict, self_address: str, peers: list[str], leader
         # starts an election). A leader we cannot reach is no leader to report.
         leader = None
     return RaftStatus(
-        role=ROLES.get(raw.get("state"), "follower"),
+        role=ROLES.get(raw.get("state", 0), "follower"),
         leader=leader,
         term=int(raw.get("raft_term") or 0),
         commit_index=int(raw.get("commit_idx") or 0),

@@ -29,14 +29,30 @@ def main() -> None:
 @click.option("--duration", type=float, default=None, help="Seconds of faults (default: the profile's).")
 @click.option("--seed", type=int, default=None, help="Seed of the fault schedule and the clients (default: random).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="JSON report file.")
-@click.option("--history", "history_path", type=click.Path(dir_okay=False), default=None,
-              help="History file (JSONL; default: next to the report).")
-@click.option("--work-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the temporary cluster data dir goes (default: the system temp dir).")
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="History file (JSONL; default: next to the report).",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the temporary cluster data dir goes (default: the system temp dir).",
+)
 @click.option("--keep-logs", is_flag=True, help="Copy the node and MariaDB logs next to the report even on success.")
 def run(profile, duration, seed, report_path, history_path, work_dir, keep_logs) -> None:
-    runner = Runner(profile, duration=duration, seed=seed, report=report_path, history=history_path, work_dir=work_dir,
-                    keep_logs=keep_logs)
+    runner = Runner(
+        profile,
+        duration=duration,
+        seed=seed,
+        report=report_path,
+        history=history_path,
+        work_dir=work_dir,
+        keep_logs=keep_logs,
+    )
     try:
         report = runner.run()
     except SuiteUnavailable as exc:
@@ -54,8 +70,10 @@ def run(profile, duration, seed, report_path, history_path, work_dir, keep_logs)
 @click.option("-n", "count", type=int, default=20, show_default=True)
 def show_schedule(profile, seed, count) -> None:
     for plan in itertools.islice(schedule(profile, seed), count):
-        click.echo(f"#{plan.seq:<3d} {plan.kind:16s} hold {plan.hold:5.2f}s  gap {plan.gap:4.2f}s  "
-                   f"pick {plan.pick:.3f}/{plan.pick2:.3f}")
+        click.echo(
+            f"#{plan.seq:<3d} {plan.kind:16s} hold {plan.hold:5.2f}s  gap {plan.gap:4.2f}s  "
+            f"pick {plan.pick:.3f}/{plan.pick2:.3f}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

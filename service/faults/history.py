@@ -33,8 +33,9 @@ import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 OK, FAIL, INFO = "ok", "fail", "info"
 OUTCOMES = (OK, FAIL, INFO)
@@ -76,7 +77,7 @@ class Op:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Op":
+    def from_dict(cls, d: dict) -> Op:
         return cls(**d)
 
 
@@ -101,8 +102,18 @@ class History:
         with self._lock:
             op_id = next(self._ids)
             self._events.append(
-                {"type": "invoke", "op_id": op_id, "process": process, "time": self._clock(), "f": f,
-                 "task_id": task_id, "title": title, "args": dict(args or {}), "key": key, "node": node}
+                {
+                    "type": "invoke",
+                    "op_id": op_id,
+                    "process": process,
+                    "time": self._clock(),
+                    "f": f,
+                    "task_id": task_id,
+                    "title": title,
+                    "args": dict(args or {}),
+                    "key": key,
+                    "node": node,
+                }
             )
         return op_id
 
@@ -111,8 +122,15 @@ class History:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
         with self._lock:
             self._events.append(
-                {"type": outcome, "op_id": op_id, "time": self._clock(), "value": value, "error": error,
-                 "attempts": attempts, "task_id": task_id}
+                {
+                    "type": outcome,
+                    "op_id": op_id,
+                    "time": self._clock(),
+                    "value": value,
+                    "error": error,
+                    "attempts": attempts,
+                    "task_id": task_id,
+                }
             )
 
     def ok(self, op_id, value=None, **kw):
@@ -139,18 +157,18 @@ class History:
             fh.write(self.to_jsonl())
 
     @classmethod
-    def from_events(cls, events: Iterable[dict]) -> "History":
+    def from_events(cls, events: Iterable[dict]) -> History:
         h = cls()
         h._events = list(events)
         h._ids = itertools.count(max((e["op_id"] for e in h._events), default=0) + 1)
         return h
 
     @classmethod
-    def from_jsonl(cls, text: str) -> "History":
+    def from_jsonl(cls, text: str) -> History:
         return cls.from_events(json.loads(line) for line in text.splitlines() if line.strip())
 
     @classmethod
-    def load(cls, path) -> "History":
+    def load(cls, path) -> History:
         with open(path, encoding="utf-8") as fh:
             return cls.from_jsonl(fh.read())
 
@@ -162,9 +180,15 @@ def ops_from_events(events: Iterable[dict]) -> list[Op]:
         if e["type"] == "invoke":
             args = e.get("args") or {}
             ops[e["op_id"]] = Op(
-                e["process"], e["op_id"], e["f"], e["time"], task_id=e.get("task_id"),
+                e["process"],
+                e["op_id"],
+                e["f"],
+                e["time"],
+                task_id=e.get("task_id"),
                 title=e.get("title") or (args.get("title") if e["f"] == "create" else None),
-                args=args, key=e.get("key"), node=e.get("node"),
+                args=args,
+                key=e.get("key"),
+                node=e.get("node"),
             )
         else:
             op = ops[e["op_id"]]

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
 
 KINDS = (
     "kill_leader",
@@ -95,7 +95,7 @@ def schedule(profile: str, seed: int) -> Iterator[Plan]:
     rng = random.Random(f"taskraft-faults-{profile}-{seed}")
     first = list(KINDS)
     rng.shuffle(first)
-    kinds, weights = zip(*RANDOM_WEIGHTS.items())
+    kinds, weights = zip(*RANDOM_WEIGHTS.items(), strict=True)
     seq = 0
     while True:
         kind = first[seq] if seq < len(first) else rng.choices(kinds, weights)[0]

@@ -7,7 +7,8 @@
 
 Everything the run creates (namespaces, hosts files, node and MariaDB processes, the data dir) is
 removed at the end, after a failure, and on SIGINT / SIGTERM. On a violation or an error the node
-logs are copied next to the report first.
+logs are copied next to the report first. The probe write and the nodes' own accounts between faults
+are in probes.py, the final read in final_state.py, the report and its summary in report.py.
 """
 
 from __future__ import annotations
@@ -21,24 +22,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import pymysql
-import requests
-
 from ..localcluster import netns
 from ..localcluster.netns_cluster import NetnsCluster
-from ..state import queries
-from ..state.rows import TASK_COLUMNS, task_from_row
 from . import checkers
-from .checkers.result import percentile
+from .final_state import read_final_state
 from .history import History
 from .nemesis import KINDS, Nemesis, schedule
+from .probes import all_views, check_exited, probe_write, snapshot
+from .report import LIVENESS_BOUND, build_report, summary
 from .workload import Workload
-
-LIVENESS_BOUND = 30.0  # seconds from a heal to the first acknowledged write
 
 
 @dataclass
@@ -73,9 +68,18 @@ def _on_sigterm(signum, frame):
 
 
 class Runner:
-    def __init__(self, profile: str = "ci", *, duration: float | None = None, seed: int | None = None,
-                 report: str | os.PathLike | None = None, history: str | os.PathLike | None = None,
-                 work_dir: str | os.PathLike | None = None, keep_logs: bool = False, log=None):
+    def __init__(
+        self,
+        profile: str = "ci",
+        *,
+        duration: float | None = None,
+        seed: int | None = None,
+        report: str | os.PathLike | None = None,
+        history: str | os.PathLike | None = None,
+        work_dir: str | os.PathLike | None = None,
+        keep_logs: bool = False,
+        log=None,
+    ):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         base = PROFILES[profile]
@@ -93,6 +97,13 @@ class Runner:
 
     def log(self, msg: str) -> None:
         self._log(f"[{time.monotonic() - self.t0:7.1f}s] {msg}")
+
+    @property
+    def replay(self) -> str:
+        """The command that runs this run again."""
+        p = self.profile
+        duration = f" --duration {p.duration:g}" if p.duration != PROFILES[p.name].duration else ""
+        return f"taskraft-faults run --profile {p.name} --seed {self.seed}{duration}"
 
     # -- the whole run ---------------------------------------------------------------------------
 
@@ -135,12 +146,14 @@ class Runner:
 
     def _run_in_client(self, cluster: NetnsCluster) -> dict:
         p = self.profile
-        self.log(f"profile {p.name}, seed {self.seed}, {p.duration:.0f}s of faults; starting 3 nodes in {cluster.data_dir}")
+        self.log(
+            f"profile {p.name}, seed {self.seed}, {p.duration:.0f}s of faults; starting 3 nodes in {cluster.data_dir}"
+        )
         t = time.monotonic()
         cluster.start(wait=180)
-        cluster.wait_leader(60)
+        leader = cluster.wait_leader(60)
         self.timings["setup"] = time.monotonic() - t
-        self.log(f"cluster ready in {self.timings['setup']:.1f}s, leader {cluster.nodes[cluster.leader_index()].node_id}")
+        self.log(f"cluster ready in {self.timings['setup']:.1f}s, leader {cluster.nodes[leader].node_id}")
 
         history = History()
         self.history = history
@@ -163,27 +176,41 @@ class Runner:
                     break
                 self._check_processes(nemesis, "before fault")
                 rec = nemesis.run(plan)
+                assert rec.end is not None and rec.heal is not None  # run() always ends and heals the fault
                 covered.add(plan.kind)
                 if rec.error:
                     self.anomalies.append({"kind": "nemesis_error", "fault": rec.seq, "error": rec.error})
-                rec.recovered = self._probe_write(cluster, history)
+                self._probes += 1
+                rec.recovered = probe_write(cluster, history, self.seed, self._probes)
                 rec.recovery = None if rec.recovered is None else round(rec.recovered - rec.heal, 3)
                 rec.ready = self._wait_healthy(cluster, nemesis, rec.seq)
                 if rec.ready is not None and rec.ready - rec.heal > LIVENESS_BOUND:
-                    self.anomalies.append({
-                        "kind": "slow_catch_up", "fault": rec.seq, "fault_kind": rec.kind, "targets": rec.targets,
-                        "seconds": round(rec.ready - rec.heal, 1),
-                        "explanation": f"{rec.ready - rec.heal:.0f}s from the heal until every node was ready and "
-                                       f"had applied the leader's commit index (see the fault's slow_recovery)"})
+                    self.anomalies.append(
+                        {
+                            "kind": "slow_catch_up",
+                            "fault": rec.seq,
+                            "fault_kind": rec.kind,
+                            "targets": rec.targets,
+                            "seconds": round(rec.ready - rec.heal, 1),
+                            "explanation": f"{rec.ready - rec.heal:.0f}s from the heal until every node was ready and "
+                            f"had applied the leader's commit index (see the fault's slow_recovery)",
+                        }
+                    )
                 self.log(
                     f"fault #{rec.seq} {rec.kind} {','.join(rec.targets)} held {rec.end - rec.start:.1f}s; "
                     f"write ok {rec.recovery if rec.recovery is not None else 'NEVER'}s after heal; "
-                    f"all ready {'+%.1fs' % (rec.ready - rec.heal) if rec.ready else 'NO'}; ops {len(history.events()) // 2}"
+                    f"all ready {'+%.1fs' % (rec.ready - rec.heal) if rec.ready else 'NO'}; "
+                    f"ops {len(history.events()) // 2}"
                 )
                 for snap in rec.details.get("slow_recovery", [])[:3]:
-                    self.log(f"  slow recovery, +{snap['after']}s: " + "; ".join(
-                        f"{n}: {v['role']} t{v['term']} commit {v['commit_index']} applied {v['last_applied']} {v['ready_reasons']}"
-                        for n, v in snap["nodes"].items()))
+                    self.log(
+                        f"  slow recovery, +{snap['after']}s: "
+                        + "; ".join(
+                            f"{n}: {v['role']} t{v['term']} commit {v['commit_index']} "
+                            f"applied {v['last_applied']} {v['ready_reasons']}"
+                            for n, v in snap["nodes"].items()
+                        )
+                    )
                 time.sleep(plan.gap)
         except BaseException:  # interrupted or a harness error: stop fast, the caller cleans up
             workload.stop(2)
@@ -207,7 +234,7 @@ class Runner:
         history.dump(self.history_path)
 
         t = time.monotonic()
-        finals = self._final_state(cluster)
+        finals = read_final_state(cluster, self.anomalies)
         self.timings["final_state"] = time.monotonic() - t
         t = time.monotonic()
         heal_times = [r.heal for r in nemesis.records if r.heal is not None] + [final_heal]
@@ -223,7 +250,7 @@ class Runner:
         )
         self.timings["checks"] = time.monotonic() - t
         self.timings["total"] = time.monotonic() - self.t0
-        report = self._report(history, nemesis, results, finals, quiesced)
+        report = build_report(self, history, nemesis, results, finals, quiesced)
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
         self.report_path.write_text(json.dumps(report, indent=2, default=str))
         self._log(summary(report))
@@ -238,35 +265,6 @@ class Runner:
             self.log(f"  UNEXPECTED: {'; '.join(dead)}; restarting")
             nemesis.heal_all()
 
-    def _probe_write(self, cluster: NetnsCluster, history: History, bound: float = 60.0) -> float | None:
-        """After a heal: create a task, retrying with one key over every node, until it is acknowledged."""
-        self._probes += 1
-        title = f"probe-s{self.seed}-{self._probes}"
-        key = f"probe-s{self.seed}-{self._probes}-{random.getrandbits(32):08x}"
-        body = {"title": title, "description": "liveness probe", "status": "todo"}
-        op = history.invoke("liveness", "create", title=title, args=body, key=key, node=f"n{self._probes % len(cluster.urls)}")
-        deadline = time.monotonic() + bound
-        attempts, i, last = 0, self._probes, None  # start on a different node each time
-        session = requests.Session()
-        while time.monotonic() < deadline:
-            attempts += 1
-            try:
-                r = session.post(f"{cluster.urls[i % len(cluster.urls)]}/api/v1/tasks", json=body,
-                                 headers={"Idempotency-Key": key}, timeout=(1, 3))
-                if r.status_code == 201:
-                    history.ok(op, r.json(), attempts=attempts, task_id=r.json()["id"])
-                    return time.monotonic()
-                last = f"http {r.status_code}"
-                if 400 <= r.status_code < 500:
-                    history.fail(op, last, attempts=attempts)
-                    return None
-            except requests.RequestException as exc:
-                last = type(exc).__name__
-            i += 1
-            time.sleep(0.05)
-        history.info(op, last, attempts=attempts)
-        return None
-
     def _wait_healthy(self, cluster: NetnsCluster, nemesis: Nemesis, seq: int, bound: float = 120.0) -> float | None:
         """Every node ready and caught up with the leader's commit index (so faults do not pile up
         into a data loss that no system could avoid, such as two wipes before a catch-up)."""
@@ -278,14 +276,14 @@ class Runner:
             target = None
             while time.monotonic() < deadline:
                 if time.monotonic() >= next_snapshot and rec is not None:  # slow: record why
-                    rec.details.setdefault("slow_recovery", []).append(self._snapshot(cluster, start))
+                    rec.details.setdefault("slow_recovery", []).append(snapshot(cluster, start))
                     next_snapshot += 10.0
                 if not all(cluster.is_ready(i) for i in range(len(cluster.nodes))):
-                    self._check_exited(cluster)
+                    check_exited(cluster)
                     time.sleep(0.1)
                     continue
-                views = [cluster.cluster_view(i) for i in range(len(cluster.nodes))]
-                if all(views):
+                views = all_views(cluster)
+                if views is not None:
                     if target is None:
                         target = max(v["commit_index"] for v in views)
                     if all(v["last_applied"] >= target for v in views):
@@ -298,27 +296,6 @@ class Runner:
             self._check_processes(nemesis, f"after fault #{seq}")
             return None
 
-    @staticmethod
-    def _check_exited(cluster: NetnsCluster) -> None:
-        for i, node in enumerate(cluster.nodes):
-            if node.process is not None and node.process.poll() is not None:
-                raise RuntimeError(f"{node.node_id} exited with {node.process.returncode}; see {node.log_path}")
-
-    @staticmethod
-    def _snapshot(cluster: NetnsCluster, since: float) -> dict:
-        """What each node says about itself: readiness reasons and its Raft view."""
-        nodes = {}
-        for i, node in enumerate(cluster.nodes):
-            try:
-                r = requests.get(node.url + "/readyz", timeout=1)
-                reasons = r.json().get("reasons")
-            except (requests.RequestException, ValueError) as exc:
-                reasons = type(exc).__name__
-            view = cluster.cluster_view(i) or {}
-            nodes[node.node_id] = {"ready_reasons": reasons, **{k: view.get(k) for k in (
-                "role", "leader_id", "term", "commit_index", "last_applied", "has_quorum")}}
-        return {"after": round(time.monotonic() - since, 1), "nodes": nodes}
-
     def _quiesce(self, cluster: NetnsCluster, nemesis: Nemesis, bound: float = 120.0) -> dict:
         """Wait until every node is ready and all report the same applied and commit index twice running."""
         self._check_processes(nemesis, "quiesce")
@@ -329,13 +306,17 @@ class Runner:
         except (TimeoutError, RuntimeError) as exc:
             self.anomalies.append({"kind": "quiesce_not_ready", "error": str(exc)})
         while time.monotonic() < deadline:
-            views = [cluster.cluster_view(i) for i in range(len(cluster.nodes))]
-            if all(views):
+            views = all_views(cluster)
+            if views is not None:
                 now = tuple((v["last_applied"], v["commit_index"]) for v in views)
                 if len(set(now)) == 1 and now == last:
                     stable += 1
                     if stable >= 2:
-                        return {"ok": True, "applied_index": now[0][0], "seconds": round(bound - (deadline - time.monotonic()), 3)}
+                        return {
+                            "ok": True,
+                            "applied_index": now[0][0],
+                            "seconds": round(bound - (deadline - time.monotonic()), 3),
+                        }
                 else:
                     stable = 0
                 last = now
@@ -343,163 +324,22 @@ class Runner:
         self.anomalies.append({"kind": "quiesce_timeout", "last": last})
         return {"ok": False, "last": last}
 
-    # -- final state -----------------------------------------------------------------------------
-
-    def _connect(self, cluster: NetnsCluster, i: int):
-        return pymysql.connect(unix_socket=str(cluster.nodes[i].db.socket), user="taskraft",
-                               password=cluster.secrets["mysql_password"], database="taskraft",
-                               autocommit=True, connect_timeout=5)
-
-    def _final_state(self, cluster: NetnsCluster) -> dict:
-        out = {"tasks": {}, "raft_log": {}, "checksums": {}, "applied_index": {}}
-        for i, node in enumerate(cluster.nodes):
-            name = node.node_id
-            try:
-                conn = self._connect(cluster, i)
-            except pymysql.MySQLError as exc:
-                self.anomalies.append({"kind": "final_state_unreadable", "node": name, "error": str(exc)})
-                continue
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(f"SELECT {TASK_COLUMNS} FROM tasks ORDER BY task_id")
-                    out["tasks"][name] = {t["id"]: t for t in map(task_from_row, cur.fetchall())}
-                    cur.execute("SELECT log_index, op_seq, op, task_id, request_id, outcome, payload FROM raft_log "
-                                "ORDER BY log_index, op_seq")
-                    rows = []
-                    for log_index, op_seq, op, task_id, request_id, outcome, payload in cur.fetchall():
-                        try:
-                            payload = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
-                        except ValueError:
-                            pass
-                        rows.append({"log_index": log_index, "op_seq": op_seq, "op": op, "task_id": task_id,
-                                     "request_id": request_id, "outcome": outcome, "payload": payload})
-                    out["raft_log"][name] = rows
-                    cur.execute("SELECT applied_index FROM raft_meta WHERE id = 1")
-                    row = cur.fetchone()
-                    out["applied_index"][name] = int(row[0]) if row else None
-                out["checksums"][name] = queries.table_checksums(conn)
-            finally:
-                conn.close()
-        return out
-
-    # -- output ----------------------------------------------------------------------------------
-
-    def _report(self, history: History, nemesis: Nemesis, results: dict, finals: dict, quiesced: dict) -> dict:
-        ops = history.ops()
-        by_type: dict[str, Counter] = defaultdict(Counter)
-        for op in ops:
-            f = op.f if op.process != "liveness" else "probe"
-            by_type[f][op.outcome] += 1
-        errors: dict[str, Counter] = defaultdict(Counter)
-        for op in ops:
-            if op.outcome != "ok":
-                errors[f"{op.f} {op.outcome}"][op.error or "-"] += 1
-        faults_by_kind = Counter(r.kind for r in nemesis.records)
-        probe_recovery = [r.recovery for r in nemesis.records if r.recovery is not None]
-        live = results.get("liveness")
-        first_write = live.stats.get("recovery", []) if live else []
-        violations = {name: len(r.violations) for name, r in results.items()}
-        lin_stats = results["linearizability"].stats if "linearizability" in results else {}
-        report = {
-            "ok": all(r.ok for r in results.values()),
-            "profile": self.profile.name,
-            "seed": self.seed,
-            "duration_requested": self.profile.duration,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "report_path": str(self.report_path.resolve()),
-            "history": str(self.history_path.resolve()),
-            "replay": f"taskraft-faults run --profile {self.profile.name} --seed {self.seed}"
-                      + (f" --duration {self.profile.duration:g}" if self.profile.duration != PROFILES[self.profile.name].duration else ""),
-            "ops": {
-                "total": len(ops),
-                "by_type": {f: dict(c) for f, c in sorted(by_type.items())},
-                "errors": {k: dict(c) for k, c in sorted(errors.items())},
-            },
-            "faults": {
-                "total": len(nemesis.records),
-                "by_kind": dict(sorted(faults_by_kind.items())),
-                "kinds_missing": sorted(set(KINDS) - set(faults_by_kind)),
-                "records": [r.to_dict() for r in nemesis.records],
-            },
-            "recovery": {
-                "first_write_after_heal": _percentiles(first_write),
-                "probe_write_after_heal": _percentiles(probe_recovery),
-                "bound": LIVENESS_BOUND,
-            },
-            "violations": violations,
-            "violations_total": sum(violations.values()),
-            "checkers": {name: r.to_dict() for name, r in results.items()},
-            "quiesce": quiesced,
-            "final": {
-                "tasks": {n: len(t) for n, t in finals["tasks"].items()},
-                "raft_log_rows": {n: len(r) for n, r in finals["raft_log"].items()},
-                "applied_index": finals["applied_index"],
-                "checksums": finals["checksums"],
-            },
-            "anomalies": self.anomalies,
-            "linearizability_unknown": lin_stats.get("unknown"),
-        }
-        return report
+    # -- output ---------------------------------------------------------------------------------
 
     def _save_logs(self, cluster: NetnsCluster) -> None:
         dest = self.report_path.with_suffix(".logs")
         try:
             dest.mkdir(parents=True, exist_ok=True)
             for node in cluster.nodes:
-                for src, name in ((node.log_path, f"{node.node_id}.log"), (node.db.log_path, f"{node.node_id}-mysqld.log")):
+                for src, name in (
+                    (node.log_path, f"{node.node_id}.log"),
+                    (node.db.log_path, f"{node.node_id}-mysqld.log"),
+                ):
                     if Path(src).exists():
                         shutil.copy(src, dest / name)
             self._log(f"node logs saved in {dest}")
         except OSError as exc:
             self._log(f"could not save node logs: {exc}")
-
-
-def _percentiles(values: list[float]) -> dict:
-    return {
-        "count": len(values),
-        "p50": _round(percentile(values, 50)),
-        "p90": _round(percentile(values, 90)),
-        "p99": _round(percentile(values, 99)),
-        "max": _round(max(values, default=None)),
-    }
-
-
-def _round(v):
-    return None if v is None else round(v, 3)
-
-
-def summary(report: dict) -> str:
-    lines = [
-        "",
-        f"== taskraft fault suite: profile {report['profile']}, seed {report['seed']} "
-        f"({report['timings'].get('total', 0):.0f}s in all, {report['timings'].get('faults', 0):.0f}s of faults) ==",
-        "ops by type and outcome:",
-    ]
-    for f, outcomes in report["ops"]["by_type"].items():
-        lines.append(f"  {f:8s} " + "  ".join(f"{o}={n}" for o, n in sorted(outcomes.items())))
-    lines.append(f"faults: {report['faults']['total']}")
-    for kind, n in report["faults"]["by_kind"].items():
-        lines.append(f"  {kind:16s} {n}")
-    if report["faults"]["kinds_missing"]:
-        lines.append(f"  kinds not injected: {', '.join(report['faults']['kinds_missing'])}")
-    rec = report["recovery"]["first_write_after_heal"]
-    lines.append(f"recovery (heal -> first acknowledged write), {rec['count']} heals: "
-                 f"p50 {rec['p50']}s  p90 {rec['p90']}s  p99 {rec['p99']}s  max {rec['max']}s")
-    lines.append("checkers:")
-    for name, r in report["checkers"].items():
-        verdict = "ok" if r["ok"] else f"{len(r['violations'])} VIOLATIONS"
-        stats = ", ".join(f"{k}={v}" for k, v in r["stats"].items() if not isinstance(v, (list, dict)))
-        lines.append(f"  {name:16s} {verdict}  [{stats}]")
-        for v in r["violations"][:5]:
-            lines.append(f"      - {v.get('explanation', v)}")
-    if report["anomalies"]:
-        lines.append(f"anomalies ({len(report['anomalies'])}):")
-        for a in report["anomalies"][:10]:
-            lines.append(f"  - {a}")
-    verdict = "PASS" if report["ok"] else f"FAIL: {report['violations_total']} violations"
-    lines.append(f"{verdict}. report: {report.get('report_path')}  history: {report['history']}")
-    lines.append(f"replay: {report['replay']}")
-    return "\n".join(lines)
 
 
 def run(profile: str = "ci", **kw) -> dict:

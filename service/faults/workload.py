@@ -117,7 +117,7 @@ class Workload:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> "Workload":
+    def start(self) -> Workload:
         for c in range(self.clients):
             t = threading.Thread(target=self._client, args=(c,), name=f"client-{c}", daemon=True)
             self._threads.append(t)
@@ -172,7 +172,7 @@ class _Client:
             self.node = rng.randrange(len(w.urls))
         if len(w.hot) < w.hot.size and rng.random() < 0.7:
             return self.create()
-        kinds, weights = zip(*WEIGHTS.items())
+        kinds, weights = zip(*WEIGHTS.items(), strict=True)
         kind = rng.choices(kinds, weights)[0]
         if kind == "create":
             return self.create()
@@ -247,14 +247,15 @@ class _Client:
         self._done(op, "fail", error=_error_code(r), task_id=tid, f="read")
 
     def list(self) -> None:
-        args = {}
-        params = {"limit": 200}
+        args: dict[str, str] = {}
+        params: dict[str, str | int] = {"limit": 200}
         if self.rng.random() < 0.3:
             args["status"] = params["status"] = self.rng.choice(STATUSES)
         op = self._invoke("list", args=args)
         try:
-            r = self.session.get(f"{self.w.urls[self.node]}/api/v1/tasks", params=params,
-                                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            r = self.session.get(
+                f"{self.w.urls[self.node]}/api/v1/tasks", params=params, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            )
         except requests.RequestException as exc:
             self._next_node()
             return self._done(op, "fail", error=_exc_code(exc), f="list")
@@ -265,13 +266,14 @@ class _Client:
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _invoke(self, f: str, *, task_id=None, title=None, args=None) -> tuple[int, str | None]:
+    def _invoke(self, f: str, *, task_id=None, title=None, args=None) -> int:
         key = None
         if f in ("create", "update", "delete"):
             key = f"k-{self.w.tag}-{self.c}-{self.n}-{self.rng.getrandbits(32):08x}"
         self._key = key
-        op_id = self.w.history.invoke(self.process, f, task_id=task_id, title=title, args=args, key=key,
-                                      node=f"n{self.node}")
+        op_id = self.w.history.invoke(
+            self.process, f, task_id=task_id, title=title, args=args, key=key, node=f"n{self.node}"
+        )
         return op_id
 
     def _write(self, method: str, path: str, body: dict | None, if_match: int | None):
@@ -280,6 +282,7 @@ class _Client:
         Returns (outcome, http_status, json, attempts, error_code): outcome "ok" (2xx), "fail"
         (definite 4xx) or "info" (no definite answer within the bounds).
         """
+        assert self._key is not None  # every write has one (_invoke)
         headers = {"Idempotency-Key": self._key}
         if if_match is not None:
             headers["If-Match"] = f'"{if_match}"'
@@ -289,8 +292,9 @@ class _Client:
             attempts += 1
             url = self.w.urls[self.node] + path
             try:
-                r = self.session.request(method, url, json=body, headers=headers,
-                                         timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+                r = self.session.request(
+                    method, url, json=body, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+                )
             except requests.RequestException as exc:
                 last_error = _exc_code(exc)
             else:
@@ -302,8 +306,10 @@ class _Client:
             # ambiguous: the request may or may not have been applied
             self._next_node()
             stopping = self.w._stop.is_set()
-            if attempts >= self.w.max_attempts or time.monotonic() - started > self.w.retry_window or (
-                stopping and attempts >= 3
+            if (
+                attempts >= self.w.max_attempts
+                or time.monotonic() - started > self.w.retry_window
+                or (stopping and attempts >= 3)
             ):
                 return "info", None, None, attempts, last_error
             time.sleep(min(1.0, 0.1 * attempts) * self.rng.uniform(0.5, 1.5))

@@ -11,6 +11,7 @@ Node i serves HTTP on port_base+i, Raft on port_base+100+i, and its database lis
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -19,11 +20,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from ..consensus.cluster_record import FILE_KEY, locked_json
 from ..durable import write_file_durably
@@ -94,7 +97,7 @@ class LocalCluster:
     def urls(self) -> list[str]:
         return [n.url for n in self.nodes]
 
-    def start(self, wait: float = 120.0) -> "LocalCluster":
+    def start(self, wait: float = 120.0) -> LocalCluster:
         for node in self.nodes:
             self.start_db(node.index)
         for node in self.nodes:
@@ -115,7 +118,7 @@ class LocalCluster:
         """Every node (or those listed) answers /readyz with 200 within `timeout` seconds in all."""
         deadline = time.monotonic() + timeout
         for i in nodes if nodes is not None else range(len(self.nodes)):
-            if not _poll(lambda: self._ready_or_exited(i), deadline - time.monotonic(), 0.1):
+            if not _poll(functools.partial(self._ready_or_exited, i), deadline - time.monotonic(), 0.1):
                 raise TimeoutError(f"node-{i} not ready after {timeout}s; see {self.nodes[i].log_path}")
 
     def _ready_or_exited(self, i: int) -> bool:
@@ -260,7 +263,8 @@ class LocalCluster:
         except subprocess.TimeoutExpired:
             return False
         # the worker dies with the master (PDEATHSIG), make sure the whole group is gone
-        _poll(lambda: not _group_alive(node.pid), 5, 0.05)
+        pgid = node.process.pid  # its own session and group (start_new_session): node.pid
+        _poll(lambda: not _group_alive(pgid), 5, 0.05)
         return True
 
     def node_alive(self, i: int) -> bool:
@@ -322,15 +326,20 @@ class LocalCluster:
             data.update(self.manifest(), **kept)
 
 
-def _poll(check, timeout: float, interval: float, done=bool):
+def _poll(check: Callable[[], Any], timeout: float, interval: float, done: Callable[[Any], bool] = bool) -> Any:
     """Call `check` every `interval` seconds until `done(result)`, for at most `timeout` seconds; its last
     result (one that is not done when time ran out). Exceptions from `check` propagate."""
     return Retrying(
         retry=retry_if_result(lambda result: not done(result)),
         stop=stop_after_delay(max(timeout, 0.0)),
         wait=wait_fixed(interval),
-        retry_error_callback=lambda state: state.outcome.result(),
+        retry_error_callback=_last_result,
     )(check)
+
+
+def _last_result(state: RetryCallState) -> Any:
+    assert state.outcome is not None  # tenacity stops only after an attempt
+    return state.outcome.result()
 
 
 def _group_alive(pgid: int) -> bool:

@@ -94,7 +94,7 @@ class MySQLServer:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def start(self, wait: float = 60.0) -> "MySQLServer":
+    def start(self, wait: float = 60.0) -> MySQLServer:
         self.initialize()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -137,7 +137,12 @@ class MySQLServer:
 
     def root_connection(self, database: str | None = None):
         return pymysql.connect(
-            unix_socket=str(self.socket), user="root", password="", database=database, connect_timeout=2, autocommit=True
+            unix_socket=str(self.socket),
+            user="root",
+            password="",
+            database=database,
+            connect_timeout=2,
+            autocommit=True,
         )
 
     def bootstrap(self, database: str, user: str, password: str) -> None:

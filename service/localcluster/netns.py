@@ -85,7 +85,7 @@ class NetnsLab:
         self._created = False
         self._blocked: set[tuple[str, str]] = set()
 
-    def create(self) -> "NetnsLab":
+    def create(self) -> NetnsLab:
         sweep(self.tag)
         _run("ip", "netns", "add", self.switch)
         self._created = True
@@ -177,7 +177,7 @@ class InNamespace:
         self.host = host
         self._saved: int | None = None
 
-    def __enter__(self) -> "InNamespace":
+    def __enter__(self) -> InNamespace:
         tid = threading.get_native_id()
         self._saved = os.open(f"/proc/self/task/{tid}/ns/net", os.O_RDONLY)
         target = os.open(f"/run/netns/{self.host.namespace}", os.O_RDONLY)

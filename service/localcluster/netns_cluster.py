@@ -28,9 +28,7 @@ def pod_dns_name(i: int) -> str:
 class NetnsCluster(LocalCluster):
     def __init__(self, data_dir, lab: NetnsLab, nodes: int = 3, extra_env: dict | None = None):
         self.lab = lab
-        self.hosts: list[Host] = [
-            lab.add_host(f"{STATEFULSET}-{i}", 10 + i, [pod_dns_name(i)]) for i in range(nodes)
-        ]
+        self.hosts: list[Host] = [lab.add_host(f"{STATEFULSET}-{i}", 10 + i, [pod_dns_name(i)]) for i in range(nodes)]
         self.client = lab.add_host("client", 200)
         super().__init__(data_dir, nodes=nodes, port_base=HTTP_PORT, extra_env=extra_env)
         binary = find_server_binary()

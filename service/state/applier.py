@@ -26,9 +26,10 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+from pymysql.connections import Connection
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from .. import metrics
@@ -53,9 +54,9 @@ class _Item:
 
 
 class Applier:
-    def __init__(self, connect: Callable[[], object]):
+    def __init__(self, connect: Callable[[], Connection]):
         self._connect = connect
-        self._conn = None
+        self._conn: Connection | None = None
         self._queue: collections.deque[_Item] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -69,13 +70,17 @@ class Applier:
         self._until_done = Retrying(
             wait=wait_exponential(multiplier=2 * FIRST_BACKOFF, max=MAX_BACKOFF),
             stop=lambda _state: self._stopping.is_set(),
-            sleep=self._stopping.wait,
+            sleep=self._pause,
             retry_error_callback=lambda _state: None,
         )
 
     @property
     def applied_index(self) -> int:
         return self.progress.index
+
+    def _pause(self, seconds: float) -> None:
+        """Tenacity's sleep between attempts: cut short by a stop."""
+        self._stopping.wait(seconds)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class Applier:
             retry=retry_if_exception_type(TRANSIENT_ERRORS),
             wait=wait_exponential(multiplier=0.2, max=MAX_BACKOFF),
             stop=lambda _state: self._stopping.is_set(),
-            sleep=self._stopping.wait,
+            sleep=self._pause,
             reraise=True,
         )
         return retrying(self._load_once)
@@ -161,12 +166,17 @@ class Applier:
                         marker = item
                         break
                     batch.append(item.entry)
-            if batch:
-                self._retry(lambda: self._apply(batch))
-            if marker is not None and marker.snapshot is not None:
-                self._retry(lambda: snapshot.write_compaction_marker(marker.snapshot, self.applied_index))
-            if marker is not None and marker.install is not None:
-                self._retry(lambda: self._install(marker.install))
+            self._process(batch, marker)
+
+    def _process(self, batch: list[LogEntry], marker: _Item | None) -> None:
+        if batch:
+            self._retry(lambda: self._apply(batch))
+        if marker is not None and marker.snapshot is not None:
+            job = marker.snapshot
+            self._retry(lambda: snapshot.write_compaction_marker(job, self.applied_index))
+        if marker is not None and marker.install is not None:
+            install = marker.install
+            self._retry(lambda: self._install(install))
 
     def _retry(self, action: Callable[[], None]) -> None:
         """Run `action` until it succeeds, backing off from 50 ms to 2 s; give up only when stopping.

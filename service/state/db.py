@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, pymysql.err.InternalError, OSError)
 
 
-def connect(settings: MySQLSettings, *, autocommit: bool = False, scripts: bool = False) -> pymysql.connections.Connection:
+def connect(
+    settings: MySQLSettings, *, autocommit: bool = False, scripts: bool = False
+) -> pymysql.connections.Connection:
     """`scripts`: allow several statements per round trip (the applier's batches, see statements.py)."""
     kwargs = settings.connect_kwargs()
     kwargs["autocommit"] = autocommit

@@ -21,7 +21,6 @@ from .. import commands as c
 from .rows import TASK_COLUMNS, ms_to_rfc3339, ms_to_sql, rfc3339_to_ms, task_from_row
 from .statements import WriteScript, select_all
 
-
 MAX_TASK_ID = 2**63 - 1
 
 
@@ -60,7 +59,7 @@ class OpResult:
         return {"outcome": self.outcome, "task": self.task, "message": self.message}
 
     @classmethod
-    def from_json(cls, data: dict, log_index: int | None = None) -> "OpResult":
+    def from_json(cls, data: dict, log_index: int | None = None) -> OpResult:
         return cls(data["outcome"], data.get("task"), data.get("message"), log_index)
 
 
@@ -195,19 +194,23 @@ def _read_batch(cur, ops: list[dict]) -> tuple[Meta, dict[str, tuple[str, OpResu
     """The locked meta; the raft_log fingerprint and result of every request id of `ops` it holds;
     every task an update or delete names (None: absent). One script, 500 ids per statement."""
     rids = list(dict.fromkeys(op["rid"] for op in ops))
-    task_ids = list(dict.fromkeys(
-        task_id
-        for op in ops
-        if op["op"] in (c.OP_UPDATE, c.OP_DELETE) and (task_id := _task_id(op.get("args", {}))) is not None
-    ))
+    task_ids = list(
+        dict.fromkeys(
+            task_id
+            for op in ops
+            if op["op"] in (c.OP_UPDATE, c.OP_DELETE) and (task_id := _task_id(op.get("args", {}))) is not None
+        )
+    )
     queries: list[tuple[str, list | None]] = [(_SELECT_META + " FOR UPDATE", None)]
     for i in range(0, len(rids), _LOOKUP_CHUNK):
         chunk = rids[i : i + _LOOKUP_CHUNK]
-        queries.append((
-            "SELECT request_id, log_index, fingerprint, result FROM raft_log"
-            f" WHERE request_id IN ({', '.join(['%s'] * len(chunk))})",
-            chunk,
-        ))
+        queries.append(
+            (
+                "SELECT request_id, log_index, fingerprint, result FROM raft_log"
+                f" WHERE request_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+        )
     n_rid_queries = len(queries) - 1
     for i in range(0, len(task_ids), _LOOKUP_CHUNK):
         chunk = task_ids[i : i + _LOOKUP_CHUNK]
@@ -240,7 +243,9 @@ def _register_origins(ops: list[tuple[LogEntry, int, dict]], batch: _Batch) -> N
             origins[op["origin"]] = (op["origin"], op.get("origin_addr", ""), ms_to_sql(int(op["ts"])))
     if origins:
         batch.writes.add_rows(
-            "INSERT IGNORE INTO nodes (node_id, raft_address, first_seen) VALUES ", "(%s, %s, %s)", list(origins.values())
+            "INSERT IGNORE INTO nodes (node_id, raft_address, first_seen) VALUES ",
+            "(%s, %s, %s)",
+            list(origins.values()),
         )
 
 
@@ -320,7 +325,8 @@ def _create(meta: Meta, op: dict, args: dict, ts_ms: int, batch: _Batch) -> tupl
     task_id = meta.next_task_id
     meta.next_task_id += 1
     ts = ms_to_sql(ts_ms)
-    row = (task_id, args["title"].strip(), args.get("description") or "", args.get("status") or "todo", op["origin"], ts, ts, 1)
+    title, description, status = args["title"].strip(), args.get("description") or "", args.get("status") or "todo"
+    row = (task_id, title, description, status, op["origin"], ts, ts, 1)
     batch.new_tasks.append(row)
     # The row as written is the row as stored (strict mode refuses what it would alter): no read back.
     task = batch.tasks[task_id] = task_from_row(row)
@@ -347,6 +353,7 @@ def _update(args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None
     task_id, task, failed = _target(args, batch)
     if failed:
         return failed, task_id
+    assert task_id is not None and task is not None  # _target found it, or failed
     task = dict(task)
     fields, values = [], []
     for key, column in (("title", "title"), ("description", "description"), ("status", "task_status")):
@@ -370,6 +377,7 @@ def _delete(args: dict, batch: _Batch) -> tuple[OpResult, int | None]:
     task_id, task, failed = _target(args, batch)
     if failed:
         return failed, task_id
+    assert task_id is not None  # _target found it, or failed
     batch.writes.add("DELETE FROM tasks WHERE task_id = %s", (task_id,))
     batch.tasks[task_id] = None
     return OpResult(c.DELETED, task), task_id

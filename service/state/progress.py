@@ -23,7 +23,7 @@ import heapq
 import itertools
 import logging
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .machine import OpResult
 
@@ -37,10 +37,13 @@ class Ticket:
 
     __slots__ = ("_progress", "_event", "_notify", "index")
 
-    def __init__(self, progress: "Progress", notify: Callable[[], None] | None = None):
+    def __init__(self, progress: Progress, notify: Callable[[], None] | None = None):
         self._progress = progress
-        self._event = threading.Event() if notify is None else None
-        self._notify = notify or self._event.set
+        self._event: threading.Event | None = None
+        if notify is None:
+            self._event = threading.Event()
+            notify = self._event.set
+        self._notify = notify
         self.index: int | None = None
 
     def arm(self, index: int) -> None:
@@ -61,10 +64,12 @@ class Ticket:
 
     def wait(self, timeout: float) -> bool:
         """Block until reached or woken (True), or `timeout` seconds (False). Event tickets only."""
+        assert self._event is not None, "a ticket with its own notify has no event to wait on"
         return self._event.wait(timeout)
 
     def clear(self) -> None:
         """Forget an early wake-up; check `reached` after clearing, a publish may have come first."""
+        assert self._event is not None, "a ticket with its own notify has no event to clear"
         self._event.clear()
 
 

@@ -19,7 +19,8 @@ def get_task(conn, task_id: int) -> dict | None:
 
 def list_tasks(conn, *, status: str | None, limit: int, after: int | None) -> tuple[list[dict], int | None]:
     """Cursor pagination by id: returns one page and the cursor of the next page (None at the end)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if status:
         where.append("task_status = %s")
         params.append(status)
@@ -84,7 +85,8 @@ def nodes(conn) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute("SELECT node_id, raft_address, api_url, first_seen FROM nodes ORDER BY node_id")
         return [
-            {"node_id": r[0], "raft_address": r[1], "api_url": r[2], "first_seen": rfc3339(r[3])} for r in cur.fetchall()
+            {"node_id": r[0], "raft_address": r[1], "api_url": r[2], "first_seen": rfc3339(r[3])}
+            for r in cur.fetchall()
         ]
 
 
@@ -93,7 +95,9 @@ def table_checksums(conn) -> dict[str, str]:
     sums = {}
     with conn.cursor() as cur:
         for table in REPLICATED_TABLES:
-            cur.execute(f"SELECT * FROM {table} ORDER BY 1, 2" if table == "raft_log" else f"SELECT * FROM {table} ORDER BY 1")
+            cur.execute(
+                f"SELECT * FROM {table} ORDER BY 1, 2" if table == "raft_log" else f"SELECT * FROM {table} ORDER BY 1"
+            )
             digest = hashlib.sha256()
             for row in cur.fetchall():
                 digest.update(repr(tuple(_normalise(v) for v in row)).encode())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from .. import commands as c
 from .db import TRANSIENT_ERRORS

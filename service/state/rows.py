@@ -9,7 +9,7 @@ TASK_COLUMNS = "task_id, title, description, task_status, created_by, created_at
 
 def ms_to_sql(ts_ms: int) -> str:
     """Epoch milliseconds (from the command) to a DATETIME(3) literal in UTC."""
-    return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -17,7 +17,7 @@ _EPOCH = dt.datetime(1970, 1, 1)
 
 def ms_to_rfc3339(ts_ms: int) -> str:
     """Epoch milliseconds to the API's timestamp form, as `rfc3339` renders a stored DATETIME(3)."""
-    return rfc3339(_EPOCH + dt.timedelta(milliseconds=ts_ms))
+    return _render(_EPOCH + dt.timedelta(milliseconds=ts_ms))
 
 
 def rfc3339_to_ms(value: str) -> int:
@@ -26,11 +26,13 @@ def rfc3339_to_ms(value: str) -> int:
     return (parsed - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
-def rfc3339(value) -> str | None:
+def rfc3339(value: dt.datetime | str | None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+    return _render(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _render(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

@@ -26,10 +26,11 @@ import os
 import pickle
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pymysql
+from pymysql.connections import Connection
 
 from ..durable import replacing
 from .machine import read_meta
@@ -117,11 +118,8 @@ def load_dump(conn, path: str) -> int:
                 continue
             _, table, rows = record
             cols = columns[table]
-            cur.executemany(
-                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", rows
-            )
+            cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", rows)
     return int(header["state_index"])
-
 
 
 # -- the jobs ----------------------------------------------------------------------------------------
@@ -159,11 +157,13 @@ def write_compaction_marker(job: SnapshotJob, applied_index: int) -> None:
     job.state = "success"
     log.info(
         "compaction marker at raft index %s (state %s) written in %.3fs",
-        job.raft_index, job.state_index, time.monotonic() - started,
+        job.raft_index,
+        job.state_index,
+        time.monotonic() - started,
     )
 
 
-def dump_tables(connect: Callable[[], object], path: str, raft_tuple: tuple) -> SnapshotJob:
+def dump_tables(connect: Callable[[], Connection], path: str, raft_tuple: tuple) -> SnapshotJob:
     """Write a full dump of the tables for the snapshot whose Raft tuple is `raft_tuple`, in the background.
 
     For seeding a follower, on a connection of its own (`connect()`). The database is at or past the
@@ -177,7 +177,7 @@ def dump_tables(connect: Callable[[], object], path: str, raft_tuple: tuple) -> 
     return job
 
 
-def _write_dump_job(connect: Callable[[], object], job: SnapshotJob) -> None:
+def _write_dump_job(connect: Callable[[], Connection], job: SnapshotJob) -> None:
     started = time.monotonic()
     reader = None
     try:
@@ -190,7 +190,9 @@ def _write_dump_job(connect: Callable[[], object], job: SnapshotJob) -> None:
         job.state = "success"
         log.info(
             "snapshot at raft index %s (state %s) written in %.2fs",
-            job.raft_index, job.state_index, time.monotonic() - started,
+            job.raft_index,
+            job.state_index,
+            time.monotonic() - started,
         )
     except Exception:
         log.exception("snapshot write failed")

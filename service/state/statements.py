@@ -9,6 +9,8 @@ same effect. Values are escaped by pymysql (`mogrify`) exactly as in a parameter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pymysql.constants import CLIENT
 
 MAX_SCRIPT_BYTES = 1_000_000  # well under max_allowed_packet (16 MB on MariaDB, 64 MB on MySQL 8.4)
@@ -18,7 +20,7 @@ def allows_scripts(cur) -> bool:
     return bool(cur.connection.client_flag & CLIENT.MULTI_STATEMENTS)
 
 
-def select_all(cur, queries: list[tuple[str, tuple | list | None]]) -> list[tuple]:
+def select_all(cur, queries: Sequence[tuple[str, tuple | list | None]]) -> list[tuple]:
     """Run SELECTs; return the rows of each, in order."""
     texts = [cur.mogrify(sql, args) for sql, args in queries]
     if not allows_scripts(cur):

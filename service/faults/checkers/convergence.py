@@ -27,14 +27,31 @@ def check(checksums: dict, applied_index: dict | None = None) -> Result:
         values = {n: checksums[n][table] for n in checksums if table in checksums[n]}
         if missing or len(set(values.values())) > 1:
             groups = _groups(values)
-            violations.append({"kind": "table_differs", "table": table, "groups": groups, "missing_on": missing,
-                               "explanation": f"table {table} differs: {groups}" + (f", missing on {missing}" if missing else "")})
+            violations.append(
+                {
+                    "kind": "table_differs",
+                    "table": table,
+                    "groups": groups,
+                    "missing_on": missing,
+                    "explanation": f"table {table} differs: {groups}" + (f", missing on {missing}" if missing else ""),
+                }
+            )
     indexes = applied_index or {}
     missing = [n for n in nodes if n not in indexes] if indexes else []
     if len(set(indexes.values())) > 1 or missing:
         groups = _groups(indexes)
-        violations.append({"kind": "applied_index_differs", "groups": groups, "missing_on": missing,
-                           "explanation": f"applied index differs: {groups}" + (f", missing on {missing}" if missing else "")})
-    stats = {"nodes": len(nodes), "tables": len(tables), "applied_index": sorted(set(indexes.values())),
-             "violations": len(violations)}
+        violations.append(
+            {
+                "kind": "applied_index_differs",
+                "groups": groups,
+                "missing_on": missing,
+                "explanation": f"applied index differs: {groups}" + (f", missing on {missing}" if missing else ""),
+            }
+        )
+    stats = {
+        "nodes": len(nodes),
+        "tables": len(tables),
+        "applied_index": sorted(set(indexes.values())),
+        "violations": len(violations),
+    }
     return make(NAME, violations, stats)

@@ -72,13 +72,22 @@ def _identity(c, final, rows_by_rid: dict | None, follow: _Followers) -> tuple[s
         logged = _title(row_payload(row).get("title", title))
         made = row.get("op") == "create" and (row.get("outcome") or "created") == "created"
         if not made or row.get("task_id") != c.task_id or logged != title:
-            return "wrong_task", (f"acked create {title!r} (key {c.key}) answered task {c.task_id}, but its raft_log row "
-                                  f"is {row.get('op')} {row.get('outcome')} of task {row.get('task_id')} titled {logged!r}")
+            return "wrong_task", (
+                f"acked create {title!r} (key {c.key}) answered task {c.task_id}, but its raft_log row "
+                f"is {row.get('op')} {row.get('outcome')} of task {row.get('task_id')} titled {logged!r}"
+            )
     if final is None:
         return None
-    if title is not None and final.get("title") is not None and _title(final["title"]) != title and not follow.retitle(c):
-        return "wrong_task", (f"the task is titled {final['title']!r}, not {title!r} as the acked create made it, "
-                              f"and no update could retitle it")
+    if (
+        title is not None
+        and final.get("title") is not None
+        and _title(final["title"]) != title
+        and not follow.retitle(c)
+    ):
+        return "wrong_task", (
+            f"the task is titled {final['title']!r}, not {title!r} as the acked create made it, "
+            f"and no update could retitle it"
+        )
     for k in IMMUTABLE:
         if value.get(k) is not None and final.get(k) is not None and final[k] != value[k]:
             return "wrong_task", f"the task's {k} is {final[k]!r}; the acked create {title!r} returned {value[k]!r}"
@@ -101,7 +110,10 @@ def _verify(w, final, follow: _Followers) -> tuple[str, str] | None:
     elif final["version"] > version:
         later = follow.updates(w)
         if final["version"] - version > later:
-            return "unwritten_version", f"node has v{final['version']} but at most {later} updates could follow the acked v{version}"
+            return (
+                "unwritten_version",
+                f"node has v{final['version']} but at most {later} updates could follow the acked v{version}",
+            )
     return None
 
 
@@ -114,8 +126,15 @@ def check(history, final_states: dict, *, initial: dict | None = None, raft_logs
     violations, checked, creates_checked, not_made = [], 0, 0, set()
 
     def report(kind, node, tid, why, op=None):
-        violations.append({"kind": kind, "node": node, "task_id": tid, "op": op.short() if op else None,
-                           "explanation": f"node {node}, task {tid}: {why}"})
+        violations.append(
+            {
+                "kind": kind,
+                "node": node,
+                "task_id": tid,
+                "op": op.short() if op else None,
+                "explanation": f"node {node}, task {tid}: {why}",
+            }
+        )
 
     for tid, ops in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         if tid is None:
@@ -135,7 +154,13 @@ def check(history, final_states: dict, *, initial: dict | None = None, raft_logs
                         unmade.add(w.op_id)
             not_made |= unmade
             if acked_delete and final is not None:
-                report("deleted_task_present", node, tid, f"acked delete but the task is still there (v{final.get('version')})", acked_delete)
+                report(
+                    "deleted_task_present",
+                    node,
+                    tid,
+                    f"acked delete but the task is still there (v{final.get('version')})",
+                    acked_delete,
+                )
                 continue
             for w in writes:  # latest first; one finding per node and task
                 if w.op_id in unmade:
@@ -153,7 +178,12 @@ def check(history, final_states: dict, *, initial: dict | None = None, raft_logs
         for tid, task in sorted(tasks.items()):
             if tid not in groups and task.get("title") not in known_titles:
                 report("phantom_task", node, tid, f"task {task.get('title')!r} was never created by any client")
-    stats = {"nodes": len(finals), "tasks": sum(1 for t in groups if t is not None), "acked_writes_checked": checked,
-             "acked_creates_checked": creates_checked, "acked_creates_not_made": len(not_made),
-             "violations": len(violations)}
+    stats = {
+        "nodes": len(finals),
+        "tasks": sum(1 for t in groups if t is not None),
+        "acked_writes_checked": checked,
+        "acked_creates_checked": creates_checked,
+        "acked_creates_not_made": len(not_made),
+        "violations": len(violations),
+    }
     return make(NAME, violations, stats)

@@ -31,7 +31,7 @@ KEY_PREFIX = "key:"
 
 
 def _key(request_id: str) -> str | None:
-    return request_id[len(KEY_PREFIX):] if isinstance(request_id, str) and request_id.startswith(KEY_PREFIX) else None
+    return request_id[len(KEY_PREFIX) :] if isinstance(request_id, str) and request_id.startswith(KEY_PREFIX) else None
 
 
 def row_payload(row) -> dict:
@@ -56,14 +56,28 @@ def _unapplied_acks(raft_logs: dict, acked: list) -> list[dict]:
         for op in acked:
             row = by_rid.get(KEY_PREFIX + op.key)
             if row is None:
-                out.append({"kind": "acked_key_not_applied", "node": node, "key": op.key, "op": op.short(),
-                            "explanation": f"node {node}: acknowledged {op.f} {op.short()} (key {op.key}) has no "
-                                           f"raft_log row: it was never applied"})
+                out.append(
+                    {
+                        "kind": "acked_key_not_applied",
+                        "node": node,
+                        "key": op.key,
+                        "op": op.short(),
+                        "explanation": f"node {node}: acknowledged {op.f} {op.short()} (key {op.key}) has no "
+                        f"raft_log row: it was never applied",
+                    }
+                )
             elif not _changed(row):
-                out.append({"kind": "acked_key_not_changed", "node": node, "key": op.key, "op": op.short(),
-                            "position": (row["log_index"], row.get("op_seq", 0)),
-                            "explanation": f"node {node}: acknowledged {op.f} {op.short()} (key {op.key}) was applied "
-                                           f"as {row.get('op')} {row.get('outcome')}, which changed nothing"})
+                out.append(
+                    {
+                        "kind": "acked_key_not_changed",
+                        "node": node,
+                        "key": op.key,
+                        "op": op.short(),
+                        "position": (row["log_index"], row.get("op_seq", 0)),
+                        "explanation": f"node {node}: acknowledged {op.f} {op.short()} (key {op.key}) was applied "
+                        f"as {row.get('op')} {row.get('outcome')}, which changed nothing",
+                    }
+                )
     return out
 
 
@@ -87,20 +101,47 @@ def check(raft_logs: dict, *, history=None, final_states: dict | None = None) ->
                     creates_by_title[title].append(pos)
         for rid, positions in sorted(by_rid.items()):
             if len(positions) > 1:
-                violations.append({"kind": "duplicate_request_id", "node": node, "request_id": rid, "positions": positions,
-                                   "explanation": f"node {node}: request {rid} appears at log positions {positions}"})
+                violations.append(
+                    {
+                        "kind": "duplicate_request_id",
+                        "node": node,
+                        "request_id": rid,
+                        "positions": positions,
+                        "explanation": f"node {node}: request {rid} appears at log positions {positions}",
+                    }
+                )
         for key, positions in sorted(changes_by_key.items()):
             if len(positions) > 1:
-                violations.append({"kind": "key_applied_twice", "node": node, "key": key, "positions": positions,
-                                   "explanation": f"node {node}: idempotency key {key} changed state {len(positions)} times"})
+                violations.append(
+                    {
+                        "kind": "key_applied_twice",
+                        "node": node,
+                        "key": key,
+                        "positions": positions,
+                        "explanation": f"node {node}: idempotency key {key} changed state {len(positions)} times",
+                    }
+                )
         for title, positions in sorted(creates_by_title.items()):
             if len(positions) > 1:
-                violations.append({"kind": "create_applied_twice", "node": node, "title": title, "positions": positions,
-                                   "explanation": f"node {node}: create {title!r} applied at {positions}"})
+                violations.append(
+                    {
+                        "kind": "create_applied_twice",
+                        "node": node,
+                        "title": title,
+                        "positions": positions,
+                        "explanation": f"node {node}: create {title!r} applied at {positions}",
+                    }
+                )
     for rid, nodes in sorted(where.items()):
         if len(set(nodes.values())) > 1:
-            violations.append({"kind": "request_position_differs", "request_id": rid, "positions": nodes,
-                               "explanation": f"request {rid} applied at different positions: {nodes}"})
+            violations.append(
+                {
+                    "kind": "request_position_differs",
+                    "request_id": rid,
+                    "positions": nodes,
+                    "explanation": f"request {rid} applied at different positions: {nodes}",
+                }
+            )
 
     for node, tasks in sorted((final_states or {}).items()):
         ids_by_title = defaultdict(list)
@@ -109,8 +150,15 @@ def check(raft_logs: dict, *, history=None, final_states: dict | None = None) ->
         titles = {o.title for o in ops} if history is not None else set(ids_by_title)
         for title, ids in sorted(ids_by_title.items(), key=lambda kv: str(kv[0])):
             if len(ids) > 1 and title in titles:
-                violations.append({"kind": "create_applied_twice", "node": node, "title": title, "task_ids": sorted(ids),
-                                   "explanation": f"node {node}: tasks {sorted(ids)} share the create title {title!r}"})
+                violations.append(
+                    {
+                        "kind": "create_applied_twice",
+                        "node": node,
+                        "title": title,
+                        "task_ids": sorted(ids),
+                        "explanation": f"node {node}: tasks {sorted(ids)} share the create title {title!r}",
+                    }
+                )
 
     acked = [o for o in ops if o.f in WRITES and o.outcome == OK and o.key]
     violations += _unapplied_acks(raft_logs, acked)

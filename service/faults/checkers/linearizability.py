@@ -21,7 +21,6 @@ reported as unknown (counted, not a violation).
 
 from __future__ import annotations
 
-import math
 import time
 
 from ..history import FAIL, INFO, NOT_FOUND, OK, PRECONDITION_FAILED, Op, as_ops, resolve_creates, with_resolved_creates
@@ -46,7 +45,7 @@ def _agree(state, task) -> bool:
     if not _live(state):
         return False
     expected = task if isinstance(task, tuple) else _state_of(task)
-    return state == expected or all(e is None or e == s for e, s in zip(expected, state))
+    return state == expected or all(e is None or e == s for e, s in zip(expected, state, strict=True))
 
 
 def _describe(state) -> str:
@@ -54,6 +53,7 @@ def _describe(state) -> str:
 
 
 # ---- model ---------------------------------------------------------------------------------------
+
 
 def _spec(op: Op, value=None):
     """The model's view of an op, or None if it does not constrain this task's register."""
@@ -80,8 +80,8 @@ def step(state, spec):
         return (not _live(state) if spec[1] is None else _agree(state, spec[1])), state
     if kind == "create":
         _, fields, outcome, value = spec
-        new = (1, *fields)
-        return state == ABSENT and (not isinstance(value, dict) or _agree(new, value)), new
+        created = (1, *fields)
+        return state == ABSENT and (not isinstance(value, dict) or _agree(created, value)), created
     _, fields, if_match, outcome, result = spec
     if not _live(state):
         r = NOT_FOUND
@@ -94,8 +94,10 @@ def step(state, spec):
     elif kind == "delete":
         new = DELETED
     else:
-        vals = [(fields.get(k).strip() if k == "title" else fields.get(k)) if fields.get(k) is not None else s
-                for k, s in zip(FIELDS, state[1:])]
+        vals = [
+            (fields.get(k).strip() if k == "title" else fields.get(k)) if fields.get(k) is not None else s
+            for k, s in zip(FIELDS, state[1:], strict=True)
+        ]
         new = (state[0] + 1, *vals)
     if outcome == INFO:
         return True, new
@@ -106,11 +108,13 @@ def step(state, spec):
 
 # ---- search --------------------------------------------------------------------------------------
 
+
 def wgl(entries: list[tuple[Op, tuple]], init, max_steps: int, deadline: float) -> dict:
     """Search for a linearization. entries: (op, spec). Returns {"result": ok|violation|unknown, ...}."""
     n = len(entries)
-    events = sorted([(op.invoke, 0, i) for i, (op, _) in enumerate(entries)]
-                    + [(op.end, 1, i) for i, (op, _) in enumerate(entries)])
+    events = sorted(
+        [(op.invoke, 0, i) for i, (op, _) in enumerate(entries)] + [(op.end, 1, i) for i, (op, _) in enumerate(entries)]
+    )
     head = len(events)  # sentinel node index
     nxt = list(range(1, head + 1)) + [0]
     nxt[head - 1] = -1
@@ -168,8 +172,14 @@ def wgl(entries: list[tuple[Op, tuple]], init, max_steps: int, deadline: float) 
                 # Blame an op whose result no reachable state allowed, else the one blocking the deepest attempt.
                 never = [k for k in range(n) if definite[k] and k not in ever_ok and k in rejected]
                 blocked = min(never, key=lambda k: entries[k][0].invoke) if never else blocked
-                return {"result": "violation", "steps": steps, "blocked": blocked, "depth": best_depth,
-                        "states": sorted(rejected.get(blocked, ()), key=str)}
+                assert blocked is not None  # set at the first backtrack: len(stack) >= 0 > best_depth = -1
+                return {
+                    "result": "violation",
+                    "steps": steps,
+                    "blocked": blocked,
+                    "depth": best_depth,
+                    "states": sorted(rejected.get(blocked, ()), key=str),
+                }
             i, state = stack.pop()
             linearized &= ~(1 << i)
             relink(ret_node[i])
@@ -180,6 +190,7 @@ def wgl(entries: list[tuple[Op, tuple]], init, max_steps: int, deadline: float) 
 
 
 # ---- reporting -----------------------------------------------------------------------------------
+
 
 def _classify(op: Op, spec, states) -> tuple[str, str]:
     seen = ", ".join(_describe(s) for s in states) or "only already-explored dead ends"
@@ -198,14 +209,24 @@ def _classify(op: Op, spec, states) -> tuple[str, str]:
         if v > max(versions):
             return "unwritten_read", f"read returned v{v}, a version never written by then; admissible: {seen}"
         return "bad_read", f"read returned {_describe(value)}, admissible: {seen}"
-    what = op.error if op.outcome == FAIL else "ok" + (f" v{op.value.get('version')}" if isinstance(op.value, dict) else "")
+    what = (
+        op.error
+        if op.outcome == FAIL
+        else "ok" + (f" v{op.value.get('version')}" if isinstance(op.value, dict) else "")
+    )
     return f"bad_{op.f}_{op.outcome}", f"{op.f} returned {what}, impossible in every admissible state: {seen}"
 
 
 def _window(ops: list[Op], culprit: Op, limit: int = 30) -> list[str]:
     """The culprit plus everything overlapping [last definite write acked before it, its completion]."""
-    before = [o.complete for o in ops if o.outcome == OK and o.f in ("create", "update", "delete")
-              and o.complete is not None and o.complete < culprit.invoke]
+    before = [
+        o.complete
+        for o in ops
+        if o.outcome == OK
+        and o.f in ("create", "update", "delete")
+        and o.complete is not None
+        and o.complete < culprit.invoke
+    ]
     lo, hi = max(before, default=culprit.invoke), culprit.end
     return [o.short() for o in ops if o.invoke <= hi and o.end >= lo][:limit]
 
@@ -245,8 +266,14 @@ def check(history, *, initial: dict | None = None, max_steps: int = 300_000, tim
     parts, unresolved, skipped = _partition(ops, resolved)
     violations, unknown, steps = [], [], 0
     for title, ids in sorted(dupes.items()):
-        violations.append({"task_id": ids, "kind": "duplicate_create",
-                           "explanation": f"one create (title {title!r}) produced tasks {ids}", "ops": []})
+        violations.append(
+            {
+                "task_id": ids,
+                "kind": "duplicate_create",
+                "explanation": f"one create (title {title!r}) produced tasks {ids}",
+                "ops": [],
+            }
+        )
     for tid in sorted(parts):
         entries = parts[tid]
         has_create = any(spec[0] == "create" for _, spec in entries)
@@ -264,10 +291,24 @@ def check(history, *, initial: dict | None = None, max_steps: int = 300_000, tim
             culprit, spec = entries[out["blocked"]]
             kind, why = _classify(culprit, spec, out["states"])
             task_ops = [o for o, _ in entries]
-            violations.append({"task_id": tid, "kind": kind, "op": culprit.short(),
-                               "explanation": f"task {tid}: {culprit.short()} {why}",
-                               "ops": _window(task_ops, culprit)})
-    stats = {"tasks": len(parts), "ops": len(ops), "checked_entries": sum(len(v) for v in parts.values()),
-             "skipped_ops": skipped, "unresolved_creates": len(unresolved), "violations": len(violations),
-             "unknown": len(unknown), "unknown_tasks": unknown, "steps": steps}
+            violations.append(
+                {
+                    "task_id": tid,
+                    "kind": kind,
+                    "op": culprit.short(),
+                    "explanation": f"task {tid}: {culprit.short()} {why}",
+                    "ops": _window(task_ops, culprit),
+                }
+            )
+    stats = {
+        "tasks": len(parts),
+        "ops": len(ops),
+        "checked_entries": sum(len(v) for v in parts.values()),
+        "skipped_ops": skipped,
+        "unresolved_creates": len(unresolved),
+        "violations": len(violations),
+        "unknown": len(unknown),
+        "unknown_tasks": unknown,
+        "steps": steps,
+    }
     return make(NAME, violations, stats)

@@ -12,7 +12,7 @@ NAME = "liveness"
 
 def write_times(history) -> list[float]:
     """Completion times of the acknowledged writes in a history."""
-    return sorted(o.complete for o in as_ops(history) if o.f in WRITES and o.outcome == OK)
+    return sorted(o.complete for o in as_ops(history) if o.f in WRITES and o.outcome == OK and o.complete is not None)
 
 
 def check(heal_times: list[float], write_times: list[float], bound: float, *, end_time: float | None = None) -> Result:
@@ -26,14 +26,34 @@ def check(heal_times: list[float], write_times: list[float], bound: float, *, en
             took = writes[i] - heal
             recovery.append(took)
             if took > bound:
-                violations.append({"kind": "slow_recovery", "heal": heal, "recovery": took,
-                                   "explanation": f"first write after the heal at {heal:.3f} took {took:.3f}s > {bound}s"})
+                violations.append(
+                    {
+                        "kind": "slow_recovery",
+                        "heal": heal,
+                        "recovery": took,
+                        "explanation": f"first write after the heal at {heal:.3f} took {took:.3f}s > {bound}s",
+                    }
+                )
         elif end_time is not None and end_time - heal < bound:
             inconclusive += 1
         else:
-            violations.append({"kind": "no_write_after_heal", "heal": heal, "recovery": None,
-                               "explanation": f"no write succeeded after the heal at {heal:.3f}"})
-    stats = {"heals": len(heal_times), "recovered": len(recovery), "inconclusive": inconclusive, "bound": bound,
-             "recovery": [round(r, 3) for r in recovery], "p50": percentile(recovery, 50),
-             "p90": percentile(recovery, 90), "max": max(recovery, default=None), "violations": len(violations)}
+            violations.append(
+                {
+                    "kind": "no_write_after_heal",
+                    "heal": heal,
+                    "recovery": None,
+                    "explanation": f"no write succeeded after the heal at {heal:.3f}",
+                }
+            )
+    stats = {
+        "heals": len(heal_times),
+        "recovered": len(recovery),
+        "inconclusive": inconclusive,
+        "bound": bound,
+        "recovery": [round(r, 3) for r in recovery],
+        "p50": percentile(recovery, 50),
+        "p90": percentile(recovery, 90),
+        "max": max(recovery, default=None),
+        "violations": len(violations),
+    }
     return make(NAME, violations, stats)
