@@ -34,7 +34,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from .. import metrics
 from . import snapshot
-from .db import TRANSIENT_ERRORS
+from .db import TRANSIENT_ERRORS, in_transaction
 from .machine import Diverged, LogEntry, OpResult, apply_entries, read_meta
 from .progress import Progress
 from .snapshot import Install, SnapshotJob
@@ -218,7 +218,7 @@ class Applier:
             return
         started = time.perf_counter()
         conn = self._ensure_conn()
-        meta, results = self._in_transaction(conn, lambda: apply_entries(conn, batch))
+        meta, results = in_transaction(conn, lambda: apply_entries(conn, batch))
         metrics.RAFT_APPLY_DURATION.observe(time.perf_counter() - started)
         self._publish(max(last, meta.applied_index), _by_operation(batch, results))
 
@@ -232,20 +232,6 @@ class Applier:
         metrics.RAFT_LAST_APPLIED.set(self.progress.index)
 
     # -- connection ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _in_transaction(conn, work: Callable[[], object]):
-        """Run `work` and commit; roll back (best effort) and re-raise if anything fails."""
-        try:
-            result = work()
-            conn.commit()
-            return result
-        except BaseException:
-            try:
-                conn.rollback()
-            except Exception:
-                pass
-            raise
 
     def _ensure_conn(self):
         if self._conn is None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pymysql
 from dbutils.pooled_db import PooledDB
 from pymysql.constants import CLIENT
 
 from ..config import MySQLSettings
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +59,17 @@ def read_pool(settings: MySQLSettings, size: int) -> PooledDB:
     return PooledDB(
         pymysql, mincached=0, maxcached=size, maxconnections=size * 2, blocking=True, ping=0, reset=False, **kwargs
     )
+
+
+def in_transaction(conn: pymysql.connections.Connection, work: Callable[[], T]) -> T:
+    """Run `work` and commit; roll back (best effort) and re-raise if anything fails."""
+    try:
+        result = work()
+        conn.commit()
+        return result
+    except BaseException:
+        try:
+            conn.rollback()
+        except Exception:
+            pass
+        raise

@@ -33,6 +33,7 @@ import pymysql
 from pymysql.connections import Connection
 
 from ..durable import replacing
+from .db import in_transaction
 from .machine import read_meta
 from .schema import REPLICATED_TABLES
 
@@ -216,15 +217,7 @@ def install(conn, job: Install, applied_index: int) -> int | None:
     state_index = None
     if job.state_index > applied_index:
         started = time.monotonic()
-        try:
-            state_index = load_dump(conn, job.path)
-            conn.commit()
-        except BaseException:
-            try:
-                conn.rollback()
-            except Exception:
-                pass
-            raise
+        state_index = in_transaction(conn, lambda: load_dump(conn, job.path))
         log.info("installed snapshot at %s in %.2fs", state_index, time.monotonic() - started)
     else:
         log.info("snapshot at %s not needed: database already at %s", job.state_index, applied_index)

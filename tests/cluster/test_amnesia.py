@@ -13,19 +13,10 @@ import time
 import pytest
 import requests
 
-from ..conftest import dump_logs, start_cluster
 from ..helpers import Writers, node_db, post_task, wait_converged, wait_until
 
 pytestmark = pytest.mark.cluster
 
-
-@pytest.fixture
-def cluster(tmp_path, request):
-    c = start_cluster(tmp_path)
-    yield c
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        dump_logs(c, lines=80)
-    c.stop()
 
 
 def _write(c, i: int, prefix: str, count: int) -> dict[int, str]:
@@ -81,9 +72,9 @@ def _heal_and_check(c, acked: dict[int, str]) -> None:
         assert c.cluster_view(i)["voting"]["can_vote"], f"node-{i} still cannot vote"
 
 
-def test_the_double_fault_waits_for_the_node_that_holds_the_writes(cluster):
+def test_the_double_fault_waits_for_the_node_that_holds_the_writes(fresh_cluster):
     """C lags; writes are acknowledged by A and B; A dies; B loses its disk. C must not lead on B's vote."""
-    c = cluster
+    c = fresh_cluster
     a = c.wait_leader()
     b, lagging = [i for i in range(3) if i != a]
     acked = _write(c, a, "early", 5)
@@ -97,8 +88,8 @@ def test_the_double_fault_waits_for_the_node_that_holds_the_writes(cluster):
     _heal_and_check(c, acked)
 
 
-def test_two_empty_nodes_found_no_new_cluster_while_the_third_is_down(cluster):
-    c = cluster
+def test_two_empty_nodes_found_no_new_cluster_while_the_third_is_down(fresh_cluster):
+    c = fresh_cluster
     a = c.wait_leader()
     acked = _write(c, a, "before", 20)
     wait_converged(c, [0, 1, 2])
@@ -115,8 +106,8 @@ def test_two_empty_nodes_found_no_new_cluster_while_the_third_is_down(cluster):
     _heal_and_check(c, acked)
 
 
-def test_two_volumes_lost_while_the_third_node_runs_heal_from_the_survivor(cluster):
-    c = cluster
+def test_two_volumes_lost_while_the_third_node_runs_heal_from_the_survivor(fresh_cluster):
+    c = fresh_cluster
     a = c.wait_leader()
     acked = _write(c, a, "before", 20)
     for i in range(3):
@@ -125,8 +116,8 @@ def test_two_volumes_lost_while_the_third_node_runs_heal_from_the_survivor(clust
     _heal_and_check(c, acked)
 
 
-def test_one_volume_lost_catches_up_votes_again_and_stalls_no_write(cluster):
-    c = cluster
+def test_one_volume_lost_catches_up_votes_again_and_stalls_no_write(fresh_cluster):
+    c = fresh_cluster
     leader = c.wait_leader()
     wiped = (leader + 1) % 3
     other = 3 - leader - wiped

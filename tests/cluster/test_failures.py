@@ -7,20 +7,9 @@ import time
 import pytest
 import requests
 
-from ..conftest import dump_logs, start_cluster
 from ..helpers import Writers, checksums, post_task, task_ids, wait_converged, wait_until
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def fresh_cluster(tmp_path, request):
-    env = getattr(request, "param", None)
-    c = start_cluster(tmp_path, extra_env=env)
-    yield c
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        dump_logs(c)
-    c.stop()
 
 
 def test_sigkill_leader_during_writes_loses_no_acknowledged_write(fresh_cluster):

@@ -14,21 +14,12 @@ import requests
 
 from taskraft.consensus.identity import FOREIGN
 
-from ..conftest import dump_logs, start_cluster
 from ..helpers import post_task, wait_until
 
 pytestmark = pytest.mark.cluster
 
 STRANGER = "0123456789abcdef0123456789abcdef"
 
-
-@pytest.fixture
-def cluster(tmp_path, request):
-    c = start_cluster(tmp_path)
-    yield c
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        dump_logs(c, lines=60)
-    c.stop()
 
 
 def _foreign_messages(c, i: int) -> float:
@@ -37,8 +28,8 @@ def _foreign_messages(c, i: int) -> float:
                if line.startswith("taskraft_raft_foreign_messages_total{"))
 
 
-def test_a_node_of_another_cluster_is_refused_and_takes_no_part(cluster):
-    c = cluster
+def test_a_node_of_another_cluster_is_refused_and_takes_no_part(fresh_cluster):
+    c = fresh_cluster
     record = json.loads((c.data_dir / "cluster.json").read_text())["cluster_id"]
     assert all(c.cluster_view(i)["cluster_id"] == record for i in range(3))
     stranger = 2 if c.wait_leader() != 2 else 1

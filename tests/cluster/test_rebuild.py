@@ -11,19 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import dump_logs, start_cluster
 from ..helpers import node_db, post_task, wait_converged, wait_until
 
 pytestmark = pytest.mark.cluster
 
-
-@pytest.fixture
-def cluster(tmp_path, request):
-    c = start_cluster(tmp_path)
-    yield c
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        dump_logs(c, lines=80)
-    c.stop()
 
 
 def _sql(c, i: int, statement: str, args=()) -> list:
@@ -36,15 +27,16 @@ def _sql(c, i: int, statement: str, args=()) -> list:
         conn.close()
 
 
-def test_a_diverged_database_is_rebuilt_from_the_leader(cluster):
-    c = cluster
+def test_a_diverged_database_is_rebuilt_from_the_leader(fresh_cluster):
+    c = fresh_cluster
     leader = c.wait_leader()
     follower = (leader + 1) % 3
     tasks = [post_task(c.urls[leader], f"task {n}").json() for n in range(10)]
     victim = tasks[4]
     wait_converged(c, [0, 1, 2])
     c.stop_node(follower)
-    [(index,)] = _sql(c, follower, "SELECT log_index FROM raft_log WHERE task_id = %s AND op = 'create'", (victim["id"],))
+    made_by = "SELECT log_index FROM raft_log WHERE task_id = %s AND op = 'create'"
+    [(index,)] = _sql(c, follower, made_by, (victim["id"],))
     _sql(c, follower, "UPDATE raft_log SET term = term + 100 WHERE log_index = %s", (index,))
     _sql(c, follower, "UPDATE tasks SET title = 'diverged' WHERE task_id = %s", (victim["id"],))
 
