@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..conftest import dump_logs, missing_tool, start_cluster
-from ..helpers import free_port, post_task, wait_until
+from ..helpers import free_port, free_port_base, post_task, wait_until
 
 if TYPE_CHECKING:
     from .kmock_api import EmulatedKubernetes
@@ -159,3 +159,47 @@ def _forms_and_records(cluster, api) -> None:
     assert view["voting"] == {"can_vote": True, "reason": None}
     assert view["cluster_id"] == cluster_id
     assert api.config_map(RECORD).data == {CONFIGMAP_KEY: cluster_id}
+
+
+def test_a_record_without_an_owner_is_given_one(api):
+    """A record written while the StatefulSet could not be read would outlive the release, and keep a
+    reinstall with fresh volumes from forming: the leader's next check gives it its owner."""
+    from taskraft.consensus.cluster_record import CONFIGMAP_KEY, ConfigMapRecord
+
+    ConfigMapRecord(RECORD, NAMESPACE, None, api_client=api.api_client()).write("3f2a")
+    assert not api.config_map(RECORD).metadata.owner_references
+    record = ConfigMapRecord(RECORD, NAMESPACE, STATEFULSET, api_client=api.api_client())
+    assert record.read() == "3f2a" and not record.owned()
+    record.write("3f2a")
+    assert record.owned()
+    repaired = api.config_map(RECORD)
+    assert repaired.data == {CONFIGMAP_KEY: "3f2a"}
+    assert _owner(repaired) == ("apps/v1", "StatefulSet", STATEFULSET, api.statefulset_uid)
+
+
+def test_a_record_that_cannot_be_reached_keeps_the_cluster_from_forming_and_says_why(tmp_path):
+    """With no usable Kubernetes configuration the record cannot be written, so no id is committed and
+    no write is taken; the formation keeps trying and /readyz names the error (it used to die silently)."""
+    import requests
+
+    from taskraft.localcluster.cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path / "cluster", port_base=free_port_base(3),
+                           extra_env={"TASKRAFT_CLUSTER_RECORD": f"configmap:{RECORD}",
+                                      "KUBECONFIG": str(tmp_path / "absent"), "POD_NAMESPACE": NAMESPACE})
+    try:
+        cluster.start(wait=0)
+        leader = cluster.wait_leader(60)
+
+        def reasons():
+            try:
+                return " ".join(requests.get(f"{cluster.urls[leader]}/readyz", timeout=2).json()["reasons"])
+            except (requests.RequestException, ValueError):
+                return ""
+
+        wait_until(lambda: "cannot read ConfigMap" in reasons(), 60, message="the record error in /readyz")
+        assert post_task(cluster.urls[leader], "no record, no write", timeout=30).status_code == 503
+        wait_until(lambda: "cannot read ConfigMap" in reasons(), 30, message="the formation still trying")
+        assert "formation failed" not in cluster.nodes[leader].log_path.read_text()
+    finally:
+        cluster.stop()
