@@ -59,7 +59,7 @@ class EmulatedKubernetes:
             while not self._stop.is_set():
                 await asyncio.sleep(0.05)
 
-    def start(self) -> "EmulatedKubernetes":
+    def start(self) -> EmulatedKubernetes:
         self._thread.start()
         if not self._ready.wait(30):
             raise RuntimeError("kmock did not start")
