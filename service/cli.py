@@ -6,9 +6,9 @@ import os
 import signal
 import sys
 import threading
-import time
 
 import click
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from . import __version__
 from .config import ConfigError, load_config
@@ -131,9 +131,12 @@ def cluster_down(data_dir: str, timeout: int) -> None:
     pid = manifest.get("supervisor_pid")
     if pid and _alive(pid):
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        Retrying(
+            retry=retry_if_result(bool),
+            wait=wait_fixed(0.2),
+            stop=stop_after_delay(timeout),
+            retry_error_callback=lambda _state: None,
+        )(lambda: _alive(pid))
     for node in manifest.get("nodes", []):  # anything the supervisor left behind
         for key in ("pid", "db_pid"):
             if node.get(key) and _alive(node[key]):

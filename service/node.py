@@ -9,6 +9,7 @@ import threading
 import time
 
 from dbutils.pooled_db import PooledDB
+from tenacity import Retrying, retry_if_exception_type, wait_fixed
 
 from . import commands as c
 from . import rebuild
@@ -104,20 +105,23 @@ class TaskraftNode:
             args={"api_url": self.api_url},
             request_id=f"register:{self.cfg.node_id}:{self.cfg.raft_advertise}:{self.api_url}",
         )
-        while not self._stop.is_set():
-            try:
-                self.write(op, time.monotonic() + 5)
-                return
-            except Unavailable:
-                self._stop.wait(1)
+        until_registered = Retrying(
+            retry=retry_if_exception_type(Unavailable),
+            wait=wait_fixed(1),
+            sleep=self._pause,
+            stop=lambda _state: self._stop.is_set(),
+            retry_error_callback=lambda _state: None,
+        )
+        until_registered(lambda: self.write(op, time.monotonic() + 5))
+
+    def _pause(self, seconds: float) -> None:
+        self._stop.wait(seconds)
 
     def write(self, op: dict, deadline: float) -> OpResult:
         """Propose `op` once this node has applied the cluster id: every write a client is told about then
         comes after the cluster record (cluster_formation.py)."""
-        while self.raft.identity.cluster_id is None:
-            if time.monotonic() >= deadline:
-                raise Unavailable("the cluster has not committed its id yet")
-            time.sleep(0.01)
+        if not self.raft.identity.formed.wait(max(0.0, deadline - time.monotonic())):
+            raise Unavailable("the cluster has not committed its id yet")
         return self.proposer.write(op, deadline)
 
     def check_serving(self) -> None:

@@ -53,8 +53,3 @@ class Elections:
         soon = raft_clock() + delay
         if core.election_deadline > soon:
             core.election_deadline = soon
-
-    def hold(self, seconds: float) -> None:
-        """Do not stand for the next `seconds` (an amnesiac node never stands)."""
-        core = self.core
-        core.election_deadline = max(core.election_deadline, raft_clock() + seconds)

@@ -96,6 +96,7 @@ class Identity:
         self._took_part = False
         self.recorded_id = recorded_id
         stored = _load(path)
+        self.formed = threading.Event()  # set once the cluster id is known here (writes wait for it)
         self.cluster_id: str | None = stored.get("cluster_id") or None
         self.amnesiac: bool = bool(stored.get("amnesiac", False))
         self.may_learn_amnesia = raft_state_lost and not self.amnesiac
@@ -107,6 +108,8 @@ class Identity:
             self.cluster_id = database_id  # a node that ran before cluster ids were kept with the Raft state
             self._save()
         self.conflict = bool(self.cluster_id and recorded_id and self.cluster_id != recorded_id)
+        if self.cluster_id is not None:
+            self.formed.set()
         if self.conflict:
             log.error(
                 "identity: this node's Raft state belongs to cluster %s, but the cluster record names %s; "
@@ -121,6 +124,7 @@ class Identity:
         """The cluster id committed in the log (or carried by the snapshot this node installed)."""
         with self._lock:
             if self.cluster_id == cluster_id:
+                self.formed.set()
                 return
             if self.cluster_id is not None:
                 log.error("identity: the log commits cluster id %s but this node holds %s", cluster_id, self.cluster_id)
@@ -128,6 +132,7 @@ class Identity:
             self.cluster_id = cluster_id
             self.may_learn_amnesia = False
             self._save()
+        self.formed.set()
         log.info("identity: cluster id %s", cluster_id)
 
     def on_report(self, peer: str, report: PeerReport) -> None:
@@ -136,6 +141,7 @@ class Identity:
         if self.may_learn_amnesia and report.cluster_id and not self._took_part and not self.is_foreign(peer):
             self.cluster_id = self.cluster_id or report.cluster_id
             self._become_amnesiac(f"{peer} reports cluster {report.cluster_id}")
+            self.formed.set()
 
     def reported_cluster_id(self, peer: str) -> str | None:
         report = self._reports.get(peer)

@@ -45,7 +45,7 @@ _SYNCOBJ_METHODS = (
 )
 # fmt: on
 _PROTECTED = {
-    "SyncObj": (SyncObj, ("_checkCommandsToApply", "_isLeader", "_getLeader", "_methodToID", "_poller")),
+    "SyncObj": (SyncObj, ("_onTick", "_checkCommandsToApply", "_isLeader", "_getLeader", "_methodToID", "_poller")),
     "TCPTransport": (TCPTransport, ("_onNodeConnected", "_connections", "_syncObj")),
 }
 _SOURCE_FIELDS = {
@@ -128,6 +128,7 @@ class RaftHooks(Protocol):
     def on_apply(self, index: int, term: int, command: object) -> None: ...
     def admit(self, peer: str, message: dict) -> bool: ...
     def hold_commands(self) -> bool: ...
+    def may_stand(self) -> bool: ...
     def hello(self, peer: str) -> dict | None: ...
     def conflict_hint(self, peer: str, message: dict) -> int | None: ...
     def after_append(self, peer: str, message: dict, hint: int | None) -> None: ...
@@ -168,6 +169,11 @@ class RaftCore(SyncObj):
         # the entry being applied is in the log, so its term is known (entry_term is None only outside it)
         self.hooks.on_apply(index, self.entry_term(index), command)  # type: ignore[arg-type]
         return index
+
+    def _onTick(self, timeToWait=0.0):  # its first step is the election check: a node that may not stand is held there
+        if not self.hooks.may_stand():
+            self.election_deadline = max(self.election_deadline, raft_clock() + self._SyncObj__conf.raftMaxTimeout)
+        SyncObj._onTick(self, timeToWait)
 
     def _checkCommandsToApply(self):  # where queued commands go to the leader or into the log
         if not self.hooks.hold_commands():

@@ -191,6 +191,10 @@ class RaftNode:
     def hold_commands(self) -> bool:
         return self.handoff.holding_writes()
 
+    def may_stand(self) -> bool:
+        """Neither an amnesiac node (identity.py, rule 1) nor a diverged one stands for election."""
+        return not self.identity.amnesiac and self.diverged is None
+
     def hello(self, peer: str) -> dict:
         return self._report()
 
@@ -254,7 +258,6 @@ class RaftNode:
         core.prepare_tick_thread()
         self.links.on_tick()
         if self.identity.amnesiac:
-            self.elections.hold(self._cfg.timings.raft_max_timeout)
             commit = core.raftCommitIndex
             self.identity.check_cured(core.raftCurrentTerm, commit, core.entry_term(commit))
         if self._cfg.timings.eager_append and core.is_leader():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import pymysql
 from dbutils.pooled_db import PooledDB
 from pymysql.constants import CLIENT
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from ..config import MySQLSettings
 
@@ -34,16 +34,15 @@ def connect(
 
 def wait_for_database(settings: MySQLSettings, timeout: float) -> None:
     """Block until the database accepts connections, or raise the last error after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            connect(settings).close()
-            return
-        except TRANSIENT_ERRORS as exc:
-            if time.monotonic() > deadline:
-                raise
-            log.info("waiting for MySQL at %s:%s: %s", settings.host, settings.port, exc)
-            time.sleep(0.5)
+    Retrying(
+        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        wait=wait_fixed(0.5),
+        stop=stop_after_delay(timeout),
+        before_sleep=lambda state: log.info(
+            "waiting for MySQL at %s:%s: %s", settings.host, settings.port, state.outcome and state.outcome.exception()
+        ),
+        reraise=True,
+    )(lambda: connect(settings).close())
 
 
 def read_pool(settings: MySQLSettings, size: int) -> PooledDB:

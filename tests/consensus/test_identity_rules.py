@@ -111,3 +111,35 @@ def test_the_first_committed_id_stays(tmp_path):
     identity.adopt("deadbeefdeadbeef")
     assert identity.cluster_id == CLUSTER
     assert json.loads((tmp_path / "raft.identity").read_text())["cluster_id"] == CLUSTER
+
+
+def test_an_amnesiac_raft_node_never_stands_however_late_its_tick(tmp_path):
+    """The election check is the first thing a tick does: the hold must be in place before it, not
+    after (a tick that took longer than the election timeout, catching up with thousands of entries,
+    once let a wiped node stand, and a candidate nobody heard at a higher term took no appends)."""
+    from taskraft.consensus.pysyncobj_bridge import raft_clock
+    from taskraft.consensus.raft import RaftNode
+    from taskraft.state.applier import Applier
+
+    from .configs import raft_config
+
+    peers = ["127.0.0.1:7400", "127.0.0.1:7401", "127.0.0.1:7402"]
+    cfg = raft_config(peers, 1, tmp_path)
+    cfg = cfg.__class__(**{**cfg.__dict__, "cluster_id": CLUSTER})
+    node = RaftNode(cfg, Applier(connect=lambda: None), auto_tick=False)
+    try:
+        assert node.identity.amnesiac
+
+        def late_tick():
+            node.core.link_changed(node.core.peers()[0], True)  # PySyncObj stands only when connected to someone
+            node.core.election_deadline = raft_clock() - 5  # as after a tick that lasted seconds
+            node.core.doTick(0)
+
+        for _ in range(3):
+            late_tick()
+            assert node.core.role == "follower" and node.core.raftCurrentTerm == 0
+        node.identity.amnesiac = False  # once caught up, the same tick stands
+        late_tick()
+        assert node.core.role == "candidate"
+    finally:
+        node.destroy()
