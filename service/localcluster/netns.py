@@ -56,10 +56,10 @@ def sweep(tag: str) -> None:
     listing = _run("ip", "netns", "list", check=False).stdout
     for line in listing.splitlines():
         name = line.split()[0] if line.strip() else ""
-        if name.startswith(tag):
+        if name.startswith(f"{tag}-"):  # not another run's tag that merely starts like this one
             _run("ip", "netns", "del", name, check=False)
     if NETNS_ETC.is_dir():
-        for path in NETNS_ETC.glob(f"{tag}*"):
+        for path in NETNS_ETC.glob(f"{tag}-*"):
             shutil.rmtree(path, ignore_errors=True)
 
 
