@@ -262,11 +262,11 @@ class RaftCore(SyncObj):
         prev, last = prev_and_last
         serializer.serialize((None, last, prev, self.otherNodes | {self.selfNode}), prev[1])
 
-    def _SyncObj__onNodeConnected(self, node):
+    def _SyncObj__onNodeConnected(self, node):  # a new link: nothing of the old one is in flight (the hooks forget it)
         self.hooks.on_link(node.id, True)
         SyncObj._SyncObj__onNodeConnected(self, node)
 
-    def _SyncObj__onNodeDisconnected(self, node):
+    def _SyncObj__onNodeDisconnected(self, node):  # likewise for a lost link
         self.hooks.on_link(node.id, False)
         SyncObj._SyncObj__onNodeDisconnected(self, node)
 
