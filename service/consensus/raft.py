@@ -10,6 +10,7 @@ this is built around (see docs/architecture.md):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -126,9 +127,10 @@ class RaftNode:
         self.core = self.replication.core = self.elections.core = self.links.core = core
 
     def on_apply(self, index: int, term: int, command) -> None:
-        cluster_id = c.cluster_id_of(command)
-        if cluster_id:
-            self.identity.adopt(cluster_id)  # the first one in the log, as in the state machine
+        if self.identity.cluster_id is None:  # the first one in the log counts, as in the state machine
+            cluster_id = c.cluster_id_of(command)
+            if cluster_id:
+                self.identity.adopt(cluster_id)
         self._applier.enqueue_entry(index, term, command)
 
     def admit(self, peer: str, message: dict) -> bool:
@@ -164,7 +166,9 @@ class RaftNode:
         log and this node's database diverged: stop before PySyncObj truncates it."""
         core, applied = self.core, self.core.raftLastApplied
         claims = [(message["prevLogIdx"], message["prevLogTerm"])]
-        claims += [(index, term) for _cmd, index, term in message.get("entries", ()) if index <= applied]
+        claims += itertools.takewhile(
+            lambda claim: claim[0] <= applied, ((i, t) for _c, i, t in message.get("entries", ()))
+        )
         for index, term in claims:
             ours = core.entry_term(index) if index <= applied else None
             if ours is not None and ours != term:
