@@ -50,20 +50,17 @@ class Proposing(Protocol):
     def propose(self, command: dict, callback: Callback) -> None: ...
 
 
-class _Answer:
-    """PySyncObj's answer to one proposal: SUCCESS arms the ticket with the entry's index; an error
-    is recorded and wakes the ticket's waiter early."""
+def _answering(ticket: Ticket) -> Callback:
+    """PySyncObj's answer to a proposal: SUCCESS arms the ticket with the entry's index (what
+    `apply_entry` returned); an error fails it, which wakes its waiters early."""
 
-    def __init__(self, ticket: Ticket):
-        self.error: int | None = None
-        self._ticket = ticket
-
-    def __call__(self, index, error) -> None:
+    def answer(index, error) -> None:
         if error == FAIL_REASON.SUCCESS:
-            self._ticket.arm(index)
+            ticket.arm(index)
         else:
-            self.error = error
-            self._ticket.wake()
+            ticket.fail()
+
+    return answer
 
 
 class EntryBatcher:
@@ -134,7 +131,7 @@ class Proposer:
     def write(self, op: dict, deadline: float) -> OpResult:
         """Propose one operation; return its result once applied on this node, or raise Unavailable."""
         ticket = self._progress.ticket()  # every attempt arms it; the first index known wins
-        answer = self._propose(op, ticket)
+        self._batcher.submit(op, _answering(ticket))
         proposed_at = time.monotonic()
         while not ticket.reached:
             now = time.monotonic()
@@ -142,10 +139,11 @@ class Proposer:
                 raise Unavailable("no quorum within the deadline")
             if ticket.armed:
                 timeout = deadline - now  # committed: only its apply here is awaited
-            elif answer.error is not None or now - proposed_at >= REPROPOSE_AFTER:
-                if answer.error is not None:
+            elif ticket.failed or now - proposed_at >= REPROPOSE_AFTER:
+                if ticket.failed:
                     time.sleep(min(RETRY_PAUSE, deadline - now))
-                answer = self._propose(op, ticket)  # again, with the same request id
+                ticket.retry()
+                self._batcher.submit(op, _answering(ticket))  # again, with the same request id
                 proposed_at = time.monotonic()
                 continue
             else:
@@ -153,11 +151,6 @@ class Proposer:
             if ticket.wait(timeout):
                 ticket.clear()  # reached, or an answer's error: both are looked at above
         return self._result(op, deadline)
-
-    def _propose(self, op: dict, ticket: Ticket) -> _Answer:
-        answer = _Answer(ticket)
-        self._batcher.submit(op, answer)
-        return answer
 
     def _result(self, op: dict, deadline: float) -> OpResult:
         """The result of an operation applied on this node: a recent one, else the one in raft_log."""
@@ -172,32 +165,25 @@ class Proposer:
         return result
 
 
-class _Round:
-    def __init__(self, ticket: Ticket) -> None:
-        self.ticket = ticket  # shared by every reader of the round
-        self.failed = False
-        self.started = 0.0
-
-
 class ReadBarrier:
     def __init__(self, raft: Proposing, progress: Progress, round_timeout: float = 1.0):
         self._raft = raft
         self._progress = progress
         self._round_timeout = round_timeout
         self._lock = threading.Lock()
-        self._in_flight: _Round | None = None
-        self._next: _Round | None = None
+        # A round is one ticket, shared by every reader who joined it; the one in flight, with when it left.
+        self._in_flight: tuple[Ticket, float] | None = None
+        self._next: Ticket | None = None
 
     def wait(self, deadline: float) -> None:
         """Return once a barrier proposed after this call began is applied on this node."""
         while True:
-            joined = self._join()
-            ticket = joined.ticket
+            ticket = self._join()
             while not ticket.reached:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise Unavailable("no quorum within the deadline")
-                if joined.failed:
+                if ticket.failed:
                     time.sleep(min(RETRY_PAUSE, remaining))
                     break  # join the next round
                 if ticket.armed:
@@ -207,36 +193,32 @@ class ReadBarrier:
             else:
                 return
 
-    def _join(self) -> _Round:
+    def _join(self) -> Ticket:
         with self._lock:
-            if self._in_flight is not None and time.monotonic() - self._in_flight.started > self._round_timeout:
+            if self._in_flight is not None and time.monotonic() - self._in_flight[1] > self._round_timeout:
                 self._in_flight = None  # its answer was lost; stop waiting for it
             if self._next is None:
-                self._next = _Round(self._progress.ticket())
+                self._next = self._progress.ticket()
             joined = self._next
             if self._in_flight is None:
                 self._launch_locked()
         return joined
 
     def _launch_locked(self) -> None:
-        rnd, self._next = self._next, None
-        assert rnd is not None  # launched right after a round was made, or when one is waiting
-        rnd.started = time.monotonic()
-        self._in_flight = rnd
+        ticket, self._next = self._next, None
+        assert ticket is not None  # launched right after a round was made, or when one is waiting
+        self._in_flight = (ticket, time.monotonic())
+        answer = _answering(ticket)
 
         def on_commit(index, error) -> None:
-            if error == FAIL_REASON.SUCCESS:
-                rnd.ticket.arm(index)
-            else:
-                rnd.failed = True
-                rnd.ticket.wake()
-            self._answered(rnd)
+            answer(index, error)
+            self._answered(ticket)
 
         self._raft.propose(BARRIER, on_commit)
 
-    def _answered(self, rnd: _Round) -> None:
+    def _answered(self, ticket: Ticket) -> None:
         with self._lock:
-            if self._in_flight is rnd:
+            if self._in_flight is not None and self._in_flight[0] is ticket:
                 self._in_flight = None
                 if self._next is not None:
                     self._launch_locked()

@@ -5,9 +5,9 @@ every operation it applied, by request id. A thread that needs "applied >= N" ta
 arms it with N (now, or later, once N is known: a proposal learns the index of its entry when
 PySyncObj answers), and waits on it. Tickets wait in a heap ordered by index, so a publish wakes
 exactly the tickets it reached, each through its own event: a batch wakes the writers whose
-entries it applied, not every waiting thread. A ticket can also be woken early (a proposal
-reporting an error), and one ticket can be shared: every reader of one barrier round waits on
-the round's ticket.
+entries it applied, not every waiting thread. A ticket can also fail (the proposal that was to
+give its index was refused), which wakes its waiters early, and one ticket can be shared: every
+reader of one barrier round waits on the round's ticket.
 
 Recent results are kept in a bounded map, oldest out first. A waiter woken at its index finds its
 operation's result there, unless the operation was skipped as already applied (a retried commit,
@@ -35,7 +35,7 @@ RECENT_RESULTS = 4096  # operations whose results stay in memory after they are 
 class Ticket:
     """One wait for "applied >= index"; the index may be given after the wait began (`arm`)."""
 
-    __slots__ = ("_progress", "_event", "_notify", "index")
+    __slots__ = ("_progress", "_event", "_notify", "index", "failed")
 
     def __init__(self, progress: Progress, notify: Callable[[], None] | None = None):
         self._progress = progress
@@ -45,6 +45,7 @@ class Ticket:
             notify = self._event.set
         self._notify = notify
         self.index: int | None = None
+        self.failed = False  # the attempt that was to give the index will not (see `fail`)
 
     def arm(self, index: int) -> None:
         """Wake this ticket once entries up to `index` are applied. Armed twice, the lower index wins."""
@@ -57,6 +58,16 @@ class Ticket:
     @property
     def reached(self) -> bool:
         return self.index is not None and self._progress.index >= self.index
+
+    def fail(self) -> None:
+        """No index will come from the attempt under way (a refused proposal): wake the waiters, who
+        see `failed` and may try again (`retry`)."""
+        self.failed = True
+        self._notify()
+
+    def retry(self) -> None:
+        """A new attempt is under way: forget the failure of the last one."""
+        self.failed = False
 
     def wake(self) -> None:
         """Wake the waiters now, whether or not the index was reached (they check `reached`)."""
