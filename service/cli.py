@@ -75,22 +75,27 @@ def cluster() -> None:
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 9))
 @click.option("--port-base", default=8080, show_default=True, type=click.IntRange(1024, 65000))
 def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
-    """Start N nodes, each with its own MariaDB/MySQL server, in the foreground until Ctrl-C or SIGTERM."""
+    """Start N nodes, each with its own MariaDB/MySQL server, in the foreground until Ctrl-C or SIGTERM.
+
+    On an existing DATA_DIR the nodes keep their data; with another --nodes than before, new nodes
+    join one at a time and members beyond N are removed (`cluster scale` does the same while running).
+    """
+    from .client import ClientError
+    from .localcluster import supervisor
     from .localcluster.cluster import LocalCluster
     from .localcluster.mysqld import MySQLNotFound
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: supervisor.RESCALE.set())  # `cluster scale` asks
     try:
         local = LocalCluster(data_dir, nodes=nodes, port_base=port_base)
     except MySQLNotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"starting {nodes} nodes in {local.data_dir} ...")
     try:
-        local.start(wait=0)
-        local.wait_ready(180)
-        leader = local.wait_leader(30)
+        leader = supervisor.start(local, click.echo)
         click.echo("cluster ready:")
         for node in local.nodes:
             role = "leader" if node.index == leader else "follower"
@@ -101,20 +106,35 @@ def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
             f'-d \'{{"title":"hello"}}\' {local.nodes[-1].url}/api/v1/tasks'
         )
         click.echo("Ctrl-C (or `taskraft cluster down --data-dir ...`) stops everything; data is kept.")
-        while not stop.is_set():
-            stop.wait(1)
-            for node in local.nodes:
-                if node.process is not None and node.process.poll() is not None and node.pid:
-                    click.echo(f"{node.node_id} exited ({node.process.returncode}); see {node.log_path}", err=True)
-                    node.pid = None
-                    local.write_manifest()
-    except (TimeoutError, RuntimeError) as exc:
+        supervisor.serve(local, stop, click.echo, lambda message: click.echo(message, err=True))
+    except (TimeoutError, RuntimeError, ClientError) as exc:
         click.echo(f"error: {exc}", err=True)
         local.stop()
         sys.exit(1)
     click.echo("stopping ...")
     local.stop()
     click.echo("stopped")
+
+
+@cluster.command("scale")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--nodes", required=True, type=click.IntRange(1, 9), help="The number of voters wanted.")
+@click.option("--timeout", default=600, show_default=True, type=int)
+def cluster_scale(data_dir: str, nodes: int, timeout: int) -> None:
+    """Grow or shrink the running local cluster of DATA_DIR, one member at a time.
+
+    Growing starts each new node empty, adds it as a learner and waits for its promotion; shrinking
+    removes the highest-numbered members, then stops them and sets their data aside.
+    """
+    from .localcluster import supervisor
+
+    try:
+        answer = supervisor.request_scale(data_dir, nodes, timeout)
+    except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if answer.get("state") != "done":
+        raise click.ClickException(f"scaling failed: {answer.get('message')}")
+    click.echo(f"cluster scaled to {answer.get('message')}")
 
 
 @cluster.command("down")
@@ -157,5 +177,7 @@ def _alive(pid: int) -> bool:
 
 
 from .cli_client import register  # noqa: E402  (client commands: `taskraft tasks ...`, `taskraft cluster status`)
+from .cli_members import members  # noqa: E402  (`taskraft cluster members [add|remove]`)
 
 register(main, cluster)
+cluster.add_command(members)

@@ -21,6 +21,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
@@ -183,10 +184,21 @@ class Client:
             body = response.json()
         except ValueError:
             pass
-        cls = {404: NotFound, 412: Conflict, 422: Conflict}.get(status)
+        cls = {404: NotFound, 409: Conflict, 412: Conflict, 422: Conflict}.get(status)
         if cls is None:
             cls = UsageError if 400 <= status < 500 else Unavailable
         raise cls(message, status=status, code=code, body=body)
+
+    # -- members -----------------------------------------------------------------------------------
+
+    def members(self) -> dict:
+        return self.request("GET", "/api/v1/cluster/members").json()
+
+    def change_member(self, action: str, member: str) -> dict:
+        """Add (a Raft address) or remove (an address or node id) one member; any node forwards it to the leader."""
+        if action == "add":
+            return self.request("POST", "/api/v1/cluster/members", json_body={"address": member}).json()
+        return self.request("DELETE", f"/api/v1/cluster/members/{quote(member, safe='')}").json()
 
     # -- tasks -------------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 An HTTP write becomes one operation dict; one or more operations travel in one log entry:
 
     entry   = {"v": 1, "ops": [op, ...]}          (an entry with no ops is a read barrier)
-    op      = {"op": "create"|"update"|"delete"|"register_node"|"init_cluster",
+    op      = {"op": "create"|"update"|"delete"|"register_node"|"init_cluster"|"configure_members",
                "rid": request id, "fp": request fingerprint,
                "ts": accepting node's clock in epoch milliseconds,
                "origin": accepting node id, "origin_addr": its raft address,
@@ -29,6 +29,9 @@ OP_UPDATE = "update"
 OP_DELETE = "delete"
 OP_REGISTER_NODE = "register_node"
 OP_INIT_CLUSTER = "init_cluster"  # args: {"cluster_id"}; the first one in the log names the cluster
+# args: {"configuration": {"voters", "learners"}, "term", "base", "change": {"action", "address"}};
+# alone in its entry, effective only as consensus/membership.py says
+OP_CONFIGURE = "configure_members"
 
 STATUSES = ("todo", "in_progress", "done")
 TITLE_MAX = 200
@@ -40,6 +43,8 @@ UPDATED = "updated"
 DELETED = "deleted"
 REGISTERED = "registered"
 CLUSTER_INITIALIZED = "cluster_initialized"
+CONFIGURED = "configured"
+NOT_EFFECTIVE = "not_effective"  # a configuration change the log's rule made inert (membership.py)
 NOT_FOUND = "not_found"
 PRECONDITION_FAILED = "precondition_failed"
 KEY_REUSED = "idempotency_key_reused"

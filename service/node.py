@@ -169,6 +169,8 @@ class TaskraftNode:
             reasons.append(f"catching up: {lag} entries behind the leader's commit index")
         if not status.can_vote:
             reasons.append(f"not voting: {status.vote_withheld}")
+        if status.voters and self.cfg.raft_advertise not in status.voters + status.learners:
+            reasons.append("not a member of the cluster's configuration (never added, or removed)")
         if self.diverged is not None:
             reasons.append(f"diverged from the cluster's log: {self.diverged}")
         marker = rebuild.pending(self.cfg)
@@ -188,14 +190,24 @@ class TaskraftNode:
         except TRANSIENT_ERRORS:
             pass
         members = []
-        for address in self.cfg.peers:
+        me_address = self.cfg.raft_advertise
+        addresses = list(status.voters) + list(status.learners)
+        if me_address not in addresses:
+            addresses.append(me_address)  # shown, as "removed", when this node is no longer a member
+        for address in addresses:
             row = known.get(address, {})
-            me = address == self.cfg.raft_advertise
+            me = address == me_address
+            peer = status.peers.get(address, {})
             entry = {
                 "node_id": self.cfg.node_id if me else row.get("node_id"),
                 "raft_address": address,
                 "api_url": self.api_url if me else row.get("api_url") or None,
-                "reachable": True if me else status.peers.get(address, {}).get("connected", False),
+                "membership": "voter"
+                if address in status.voters
+                else "learner"
+                if address in status.learners
+                else "removed",
+                "reachable": True if me else peer.get("connected", False),
             }
             if me:
                 entry["role"] = status.role
@@ -204,7 +216,11 @@ class TaskraftNode:
             elif status.is_leader and entry["reachable"]:
                 entry["role"] = "follower"
             if status.is_leader and not me:
-                entry["match_index"] = status.peers.get(address, {}).get("match_index")
+                match = peer.get("match_index")
+                entry["match_index"] = match
+                entry["lag"] = max(0, status.commit_index - match) if match is not None else None
+                contact = peer.get("last_contact")
+                entry["last_contact_s"] = round(contact, 3) if contact is not None else None
             entry["can_vote"] = status.can_vote if me else self.raft.identity.peer_can_vote(address)
             members.append(entry)
         leader_row = known.get(status.leader or "", {})
@@ -221,6 +237,7 @@ class TaskraftNode:
             "leader_changes": status.leader_changes,
             "cluster_id": status.cluster_id,
             "voting": {"can_vote": status.can_vote, "reason": status.vote_withheld},
+            "configuration": {"voters": list(status.voters), "learners": list(status.learners)},
             "nodes": members,
         }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from . import member_changes
 from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
 from .consensus.proposals import Unavailable
 from .node import Diverged
@@ -76,6 +77,9 @@ class TaskraftNodePort:
 
     def cluster_view(self) -> dict:
         return self._node.cluster_view()
+
+    def change_members(self, action: str, target: str, *, deadline: float, forwarded: bool) -> tuple[int, dict]:
+        return member_changes.change_members(self._node, action, target, deadline, forwarded)
 
     def task_counts(self) -> dict[str, int]:
         return self._query(queries.count_by_status)

@@ -61,8 +61,9 @@ def reset_database(cfg: NodeConfig, conn) -> None:
             "DELETE FROM raft_log",
             "DELETE FROM tasks",
             "DELETE FROM nodes",
-            "UPDATE raft_meta SET applied_index = 0, applied_term = 0, next_task_id = 1, cluster_id = NULL"
-            " WHERE id = 1",
+            "DELETE FROM members",
+            "UPDATE raft_meta SET applied_index = 0, applied_term = 0, next_task_id = 1, cluster_id = NULL,"
+            " config_index = 0 WHERE id = 1",
         ):
             cur.execute(statement)
     conn.commit()

@@ -9,7 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from .. import metrics
 from ..web import bp as web_bp
-from . import errors, ops, tasks
+from . import errors, members, ops, tasks
 from .node_access import EXTENSION
 from .port import NodePort
 from .validation import MAX_BODY
@@ -26,6 +26,7 @@ def create_app(node: NodePort | None = None) -> Flask:
     errors.install(app)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(members.bp)
     app.register_blueprint(web_bp)
 
     @app.before_request

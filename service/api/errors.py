@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import metrics
-from .port import DatabaseUnavailable, QuorumUnavailable
+from .port import DatabaseUnavailable, MembershipRefused, QuorumUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,11 @@ def install(app: Flask) -> None:
     @app.errorhandler(DatabaseUnavailable)
     def _database_unavailable(_exc: DatabaseUnavailable):
         return _api_error(database_unavailable())
+
+    @app.errorhandler(MembershipRefused)
+    def _membership_refused(exc: MembershipRefused):
+        retry = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after is not None else None
+        return error_response(exc.status, exc.code, exc.message, headers=retry)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

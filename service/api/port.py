@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple, Protocol, TypedDict
 from ..state.machine import OpResult
 
 Consistency = Literal["linearizable", "local"]
+FORWARDED_HEADER = "X-Taskraft-Forwarded"  # on a request one node forwarded to the leader
 
 
 class QuorumUnavailable(Exception):
@@ -25,6 +26,14 @@ class QuorumUnavailable(Exception):
 
 class DatabaseUnavailable(Exception):
     """This node's database did not answer a read."""
+
+
+class MembershipRefused(Exception):
+    """A membership change that cannot go ahead (HTTP status, code, message, Retry-After seconds)."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
 class Task(TypedDict):
@@ -98,6 +107,11 @@ class NodePort(Protocol):
 
     def cluster_view(self) -> dict:
         """This node's Raft view and the members, as `GET /api/v1/cluster` returns it."""
+        ...
+
+    def change_members(self, action: str, target: str, *, deadline: float, forwarded: bool) -> tuple[int, dict]:
+        """Add a member ("add", its Raft address) or remove one ("remove", its address or node id) through the
+        leader; (HTTP status, body) once applied here. Raises MembershipRefused."""
         ...
 
     def task_counts(self) -> dict[str, int]:

@@ -163,6 +163,10 @@ class Identity:
         report = self._reports.get(peer)
         return bool(mine and report is not None and report.cluster_id and report.cluster_id != mine)
 
+    def set_voters(self, voters) -> None:
+        """The configuration changed (consensus/membership.py): the rules count its voters."""
+        self._others = [m for m in sorted(voters) if m != self.self_id]
+
     # -- the amnesia rules -----------------------------------------------------------------------
 
     def term_floor(self) -> int | None:

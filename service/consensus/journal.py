@@ -8,6 +8,10 @@ vote are written to a side file with write-to-temp, fsync, rename and a director
 any message that depends on them is sent. A torn last record (crash mid-append) is cut at open.
 
 Record layout: <u32 payload length><u64 index><u64 term><command bytes><u32 crc32 of the above>.
+
+The journal also sees every append, truncation and compaction first, so it keeps the log's
+configuration entries (`configs`, membership.ConfigLog) and calls `on_config_change` when the newest
+one changes. The configuration of compacted entries (the base) is kept in the side file.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Callable
 
 from pysyncobj.journal import Journal
 
 from ..durable import fsync_dir, write_file_durably
+from .membership import ConfigLog, Configuration
 
 _HEAD = struct.Struct("<IQQ")
 _CRC = struct.Struct("<I")
@@ -54,7 +60,7 @@ def read_records(path: str) -> tuple[list[tuple[bytes, int, int]], list[int], in
 
 
 class DurableJournal(Journal):
-    def __init__(self, path: str):
+    def __init__(self, path: str, decode: Callable[[bytes], object] | None = None):
         self._path = path
         self._meta_path = path + ".meta"
         self._entries, self._offsets, end = read_records(path)
@@ -66,6 +72,27 @@ class DurableJournal(Journal):
         fsync_dir(os.path.dirname(os.path.abspath(path)))
         self._meta = self._load_meta()
         self._commit_dirty = False
+        base = self._meta.get("config_base") or {}
+        self.configs = ConfigLog(int(base.get("index", 0)), Configuration.from_dict(base.get("configuration")), decode)
+        for command, idx, term in self._entries:
+            self.configs.appended(idx, term, bytes(command))
+        self.on_config_change: Callable[[], None] | None = None
+
+    def _config_changed(self) -> None:
+        if self.on_config_change is not None:
+            self.on_config_change()
+
+    def set_config_base(self, index: int, config: Configuration | None) -> None:
+        """A snapshot replaced the log: the configuration in force at its index becomes the base."""
+        self.configs.reset(index, config)
+        self._store_config_base()
+        self._config_changed()
+
+    def _store_config_base(self) -> None:
+        configs = self.configs
+        base = configs.base.as_dict() if configs.base is not None else None
+        self._meta["config_base"] = {"index": configs.base_index, "configuration": base}
+        self._store_meta()
 
     # -- entries -----------------------------------------------------------------------------
 
@@ -76,6 +103,8 @@ class DurableJournal(Journal):
         self._offsets.append(self._end)
         self._end += len(record)
         self._entries.append((command, idx, term))
+        if self.configs.appended(idx, term, bytes(command)):
+            self._config_changed()
 
     def clear(self):
         self._truncate_at(0)
@@ -86,16 +115,23 @@ class DurableJournal(Journal):
 
     def _truncate_at(self, position: int) -> None:
         end = self._offsets[position] if position < len(self._offsets) else self._end
+        first_removed = self._entries[position][1] if position < len(self._entries) else None
         os.ftruncate(self._fd, end)
         os.fsync(self._fd)
         del self._entries[position:]
         del self._offsets[position:]
         self._end = end
+        if first_removed is not None and self.configs.truncated_from(first_removed):
+            self._config_changed()
 
     def deleteEntriesTo(self, entryTo):
         """Drop entries before position `entryTo` (after a snapshot): rewrite the file atomically."""
         if entryTo <= 0:
             return
+        entries = self._entries
+        first_kept = entries[entryTo][1] if entryTo < len(entries) else entries[-1][1] + 1
+        if self.configs.compacted_below(first_kept):
+            self._store_config_base()  # before the entries that held it go
         keep = self._entries[entryTo:]
         write_file_durably(self._path, b"".join(encode_record(bytes(c), i, t) for c, i, t in keep))
         os.close(self._fd)

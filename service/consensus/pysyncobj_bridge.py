@@ -12,7 +12,7 @@ member used here: another version fails at startup naming what is missing, inste
 from __future__ import annotations
 
 import inspect
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import pysyncobj.syncobj as _syncobj_module
 import pysyncobj.tcp_connection as _tcp_connection_module
@@ -28,6 +28,9 @@ from pysyncobj.transport import TCPTransport
 
 from .journal import DurableJournal
 
+if TYPE_CHECKING:
+    from .hooks import RaftHooks
+
 PINNED_VERSION = "0.3.17"
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 
@@ -37,7 +40,8 @@ ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 _SYNCOBJ_FIELDS = (
     "raftLog", "raftState", "raftElectionDeadline", "raftCommitIndex", "raftNextIndex",
     "raftMatchIndex", "votedForNodeId", "connectedNodes", "otherNodes", "selfNode", "serializer", "conf",
-    "transport", "lastSerializedTime", "lastSerializedEntry", "forceLogCompaction",
+    "transport", "lastSerializedTime", "lastSerializedEntry", "forceLogCompaction", "readonlyNodes",
+    "lastResponseTime", "nodeClass",
 )
 _SYNCOBJ_METHODS = (
     "onMessageReceived", "sendAppendEntries", "tryLogCompaction", "onNodeConnected", "onNodeDisconnected",
@@ -79,22 +83,15 @@ def check_pysyncobj(
     globals_used = ("createJournal", "Serializer", "_bchr", "_COMMAND_TYPE")
     missing += [f"pysyncobj.syncobj.{n}" for n in globals_used if not hasattr(syncobj_module, n)]
     if missing:
-        raise PySyncObjMismatch(
-            "taskraft's consensus layer needs PySyncObj "
-            + PINNED_VERSION
-            + "; the installed one lacks: "
-            + ", ".join(missing)
-            + ". Install the pinned version (pip install pysyncobj=="
-            + PINNED_VERSION
-            + ")."
-        )
+        needs = f"taskraft's consensus layer needs PySyncObj {PINNED_VERSION}; the installed one lacks: "
+        raise PySyncObjMismatch(f"{needs}{', '.join(missing)}. Install it: pip install pysyncobj=={PINNED_VERSION}")
 
 
 check_pysyncobj()
 
 
 def _create_journal(path=None):
-    return DurableJournal(path) if path else MemoryJournal()
+    return DurableJournal(path, decode=command_of) if path else MemoryJournal()
 
 
 class _SeedingSerializer(Serializer):
@@ -102,9 +99,7 @@ class _SeedingSerializer(Serializer):
 
     def getTransmissionData(self, transmissionID):
         hooks = getattr(self._Serializer__serializer, "__self__", None)  # the owner of the serializer callback
-        stream = getattr(hooks, "transmission_data", None)
-        if stream is None:
-            return Serializer.getTransmissionData(self, transmissionID)
+        stream = getattr(hooks, "transmission_data", None) or (lambda read, tid: read(tid))
         return stream(lambda tid: Serializer.getTransmissionData(self, tid), transmissionID)
 
 
@@ -121,31 +116,11 @@ def _install_patches() -> None:
 _install_patches()
 
 
-class RaftHooks(Protocol):
-    """The decisions RaftCore leaves to taskraft (called on the tick thread)."""
-
-    def attach(self, core: RaftCore) -> None: ...
-    def on_apply(self, index: int, term: int, command: object) -> None: ...
-    def admit(self, peer: str, message: dict) -> bool: ...
-    def hold_commands(self) -> bool: ...
-    def may_stand(self) -> bool: ...
-    def hello(self, peer: str) -> dict | None: ...
-    def conflict_hint(self, peer: str, message: dict) -> int | None: ...
-    def after_append(self, peer: str, message: dict, hint: int | None) -> None: ...
-    def settle_next_index(self, peer: str, message: dict, before: int, after: int) -> int: ...
-    def after_vote_request(self, peer: str, message: dict) -> None: ...
-    def on_link(self, peer: str, up: bool) -> None: ...
-    def on_snapshot_installed(self, peer: str) -> None: ...
-    def snapshot_ready(self) -> bool: ...
-    def compaction_keep(self) -> int: ...
-
-
 class _Transport(TCPTransport):
     """TCPTransport that greets every new link with the hooks' hello before SyncObj learns of the link."""
 
     def _onNodeConnected(self, node):  # the one point every new link passes, outgoing and incoming
-        hello = self._syncObj.hooks.hello(node.id)
-        if hello is not None:
+        if (hello := self._syncObj.hooks.hello(node.id)) is not None:
             self.send(node, hello)
         TCPTransport._onNodeConnected(self, node)
 
@@ -154,6 +129,8 @@ class RaftCore(SyncObj):
     """SyncObj carrying out the hooks' decisions; its methods are the only view of PySyncObj's state."""
 
     _SyncObj__forceLogCompaction: bool  # SyncObj's (untyped); read, then set, in _SyncObj__tryLogCompaction
+    _SyncObj__otherNodes: set  # likewise: replaced, not mutated, in set_members
+    _SyncObj__readonlyNodes: set
 
     def __init__(self, self_address: str, peers, conf: SyncObjConf, hooks: RaftHooks):
         self.hooks = hooks  # everything the tick thread touches exists before SyncObj starts it
@@ -260,7 +237,7 @@ class RaftCore(SyncObj):
             self._SyncObj__lastSerializedTime = now
             return
         prev, last = prev_and_last
-        serializer.serialize((None, last, prev, self.otherNodes | {self.selfNode}), prev[1])
+        serializer.serialize((None, last, prev, self.hooks.configuration_at(last[1])), prev[1])
 
     def _SyncObj__onNodeConnected(self, node):  # a new link: nothing of the old one is in flight (the hooks forget it)
         self.hooks.on_link(node.id, True)
@@ -272,17 +249,13 @@ class RaftCore(SyncObj):
 
     # -- the view of PySyncObj's state -------------------------------------------------------------
 
-    @property
-    def journal(self):
-        return self._SyncObj__raftLog
+    journal = property(lambda self: self._SyncObj__raftLog)  # our DurableJournal (journal.py)
 
     def log_first(self) -> tuple[int, int]:
-        _cmd, index, term = self._SyncObj__raftLog[0]
-        return index, term
+        return self._SyncObj__raftLog[0][1:]
 
     def log_last(self) -> tuple[int, int]:
-        _cmd, index, term = self._SyncObj__raftLog[-1]
-        return index, term
+        return self._SyncObj__raftLog[-1][1:]
 
     def entry_term(self, index: int) -> int | None:
         log = self._SyncObj__raftLog
@@ -309,24 +282,43 @@ class RaftCore(SyncObj):
         """Persist a term and vote as PySyncObj does (through the journal's setCurrentTerm)."""
         self._SyncObj__setCurrentTerm(term, voted_for)
 
-    @property
-    def election_deadline(self) -> float:
-        """When this node stands for election, on PySyncObj's clock (`raft_clock`)."""
-        return self._SyncObj__raftElectionDeadline
-
-    @election_deadline.setter
-    def election_deadline(self, when: float) -> None:
-        self._SyncObj__raftElectionDeadline = when
+    election_deadline = property(  # when this node stands for election, on PySyncObj's clock (`raft_clock`)
+        lambda self: self._SyncObj__raftElectionDeadline,
+        lambda self, when: setattr(self, "_SyncObj__raftElectionDeadline", when),
+    )
 
     def set_commit_index(self, index: int) -> None:
         self._SyncObj__raftCommitIndex = index
         self._SyncObj__raftLog.setRaftCommitIndex(index)
 
     def peers(self) -> list[str]:
-        return sorted(node.id for node in self._SyncObj__otherNodes)
+        """Every other member this node replicates to or counts: voters and learners."""
+        return sorted(node.id for node in self._SyncObj__otherNodes | self._SyncObj__readonlyNodes)
 
-    def _node(self, peer: str):
-        return next(node for node in self._SyncObj__otherNodes if node.id == peer)
+    def _node(self, peer: str):  # None: not a member (any more)
+        return next((n for n in self._SyncObj__otherNodes | self._SyncObj__readonlyNodes if n.id == peer), None)
+
+    def set_members(self, voters: frozenset[str], learners: frozenset[str]) -> None:
+        """Make PySyncObj count `voters` (its otherNodes) and replicate to `learners` too (its readonly
+        nodes, which its leader sends entries to and never counts): PySyncObj has no learners, and its
+        own membership changes take effect on apply after a restart, not on append."""
+        me, transport = self.selfNode.id, self._SyncObj__transport
+        next_index, match_index = self._SyncObj__raftNextIndex, self._SyncObj__raftMatchIndex
+        known = {node.id: node for node in self._SyncObj__otherNodes | self._SyncObj__readonlyNodes}
+        wanted = (voters | learners) - {me}
+        for node in [known.pop(peer) for peer in set(known) - wanted]:
+            next_index.pop(node, None), match_index.pop(node, None), transport.dropNode(node)
+        for peer in wanted - set(known):
+            node = known[peer] = self._SyncObj__nodeClass(peer)
+            transport.addNode(node)
+            next_index[node], match_index[node] = self.journal[-1][1] + 1, 0
+            self._SyncObj__lastResponseTime[node] = raft_clock()
+        self._SyncObj__otherNodes = {known[p] for p in voters - {me}}
+        self._SyncObj__readonlyNodes = {known[p] for p in learners - {me}}
+
+    def last_contact(self, peer: str) -> float | None:  # seconds since this leader heard from `peer` (else None)
+        heard = self._SyncObj__lastResponseTime.get(self._node(peer))
+        return None if heard is None or not self.is_leader() else max(0.0, raft_clock() - heard)
 
     def is_connected(self, peer: str) -> bool:
         return any(node.id == peer for node in self._SyncObj__connectedNodes)
@@ -335,7 +327,9 @@ class RaftCore(SyncObj):
         return self._SyncObj__raftNextIndex.get(self._node(peer))
 
     def set_next_index(self, peer: str, index: int) -> None:
-        self._SyncObj__raftNextIndex[self._node(peer)] = index
+        node = self._node(peer)
+        if node is not None:
+            self._SyncObj__raftNextIndex[node] = index
 
     def match_index(self, peer: str) -> int | None:
         return self._SyncObj__raftMatchIndex.get(self._node(peer))
@@ -343,7 +337,8 @@ class RaftCore(SyncObj):
     # -- acting ------------------------------------------------------------------------------------
 
     def send(self, peer: str, message: dict) -> bool:
-        return self._SyncObj__transport.send(self._node(peer), message)
+        node = self._node(peer)
+        return node is not None and self._SyncObj__transport.send(node, message)
 
     def send_next_index_hint(self, peer: str, index: int) -> None:
         """Tell the leader where to resume after a conflict (PySyncObj's own rejection message)."""
@@ -388,6 +383,18 @@ class RaftCore(SyncObj):
         self._SyncObj__onBecomeLeader()
 
 
+_REGULAR = _syncobj_module._bchr(_syncobj_module._COMMAND_TYPE.REGULAR)  # the kind byte of a replicated call
+
+
 def journaled_command(command: object, method_id: int = 0) -> bytes:
     """How PySyncObj journals a call of the replicated method `method_id` (apply_entry is 0) with `command`."""
-    return _syncobj_module._bchr(_syncobj_module._COMMAND_TYPE.REGULAR) + pickle.dumps((method_id, (command,), {}))
+    return _REGULAR + pickle.dumps((method_id, (command,)))
+
+
+def command_of(entry: bytes) -> object:
+    """The command a journal entry passes to apply_entry (None for a no-op or any other kind): PySyncObj
+    pickles (method id, args), or (method id, args, kwargs) when there are keyword arguments."""
+    try:
+        return pickle.loads(entry[1:])[1][0] if entry[:1] == _REGULAR else None
+    except Exception:
+        return None

@@ -25,7 +25,9 @@ from .elections import Elections, election_timeout_range
 from .handoff import Handoff
 from .identity import REPORT, WITHHELD_REASONS, Identity, PeerReport, raft_state_lost
 from .links import Links
+from .membership import Configuration
 from .pysyncobj_bridge import RaftCore, SyncObjConf
+from .reconfigure import Reconfiguration
 from .replication import Replication
 from .snapshot_hooks import SnapshotHooks, finish_interrupted_compaction
 from .status import ROLES, RaftStatus, status_from_pysyncobj
@@ -95,6 +97,12 @@ class RaftNode:
         conf.autoTick = auto_tick  # False only in tests that drive the handlers by hand, off the network
         self.core = RaftCore(cfg.raft_advertise, cfg.other_peers, conf, hooks=self)
         self.core.addOnTickCallback(self._on_tick)
+        # The environment's peers seed a log that never held a configuration; the log's own wins once it has one.
+        journal = self.core.journal
+        seed = Configuration(frozenset(cfg.peers))
+        self.reconfig = Reconfiguration(self.core, journal.configs, seed, cfg.node_id)
+        journal.on_config_change = self._configuration_changed
+        self._configuration_changed()
         for peer in cfg.other_peers:  # every series exists from the start, so increase() sees the first refusal
             metrics.RAFT_FOREIGN_MESSAGES.labels(peer=peer)
 
@@ -196,8 +204,20 @@ class RaftNode:
         return self.handoff.holding_writes()
 
     def may_stand(self) -> bool:
-        """Neither an amnesiac node (identity.py, rule 1) nor a diverged one stands for election."""
-        return not self.identity.amnesiac and self.diverged is None
+        """Only a voter stands; neither an amnesiac node (identity.py, rule 1) nor a diverged one."""
+        voter = self._cfg.raft_advertise in self.reconfig.current.voters
+        return voter and not self.identity.amnesiac and self.diverged is None
+
+    def _configuration_changed(self) -> None:
+        """The newest configuration in the log changed (on append, truncation or snapshot install)."""
+        config = self.reconfig.current
+        self.core.set_members(config.voters, config.learners)
+        self.identity.set_voters(config.voters)
+        log.info("membership: voters %s, learners %s", sorted(config.voters), sorted(config.learners))
+
+    def configuration_at(self, index: int) -> dict:
+        entry_index, config = self.core.journal.configs.at(index)
+        return {"index": entry_index, "configuration": config.as_dict() if config is not None else None}
 
     def hello(self, peer: str) -> dict:
         return self._report()
@@ -230,6 +250,9 @@ class RaftNode:
         leader_id = self.identity.reported_cluster_id(peer)
         if leader_id:
             self.identity.adopt(leader_id)
+        base = self.snapshots.installed_configuration
+        if isinstance(base, dict) and base.get("configuration"):
+            self.core.journal.set_config_base(int(base["index"]), Configuration.from_dict(base["configuration"]))
 
     def snapshot_ready(self) -> bool:
         return self.snapshots.snapshot_ready()
@@ -264,8 +287,12 @@ class RaftNode:
         if self.identity.amnesiac:
             commit = core.raftCommitIndex
             self.identity.check_cured(core.raftCurrentTerm, commit, core.entry_term(commit))
-        if self._cfg.timings.eager_append and core.is_leader():
-            self.replication.send_new_entries()
+        if core.is_leader():
+            duty = self.reconfig.duty(formed=self.identity.cluster_id is not None)
+            if duty is not None:
+                core.apply_entry(duty)
+            if self._cfg.timings.eager_append:
+                self.replication.send_new_entries()
         while True:
             try:
                 action = self._actions.get_nowait()
@@ -289,17 +316,23 @@ class RaftNode:
         status = status_from_pysyncobj(
             raw,
             self._cfg.raft_advertise,
-            list(self._cfg.other_peers),
+            self.core.peers(),
             self._leader_changes,
             can_vote=can_vote,
             vote_withheld=withheld,
             cluster_id=self.identity.cluster_id,
+            configuration=self.reconfig.current,
+            last_contact=self._last_contacts(),
         )
         if status.role != self._status.role or status.term != self._status.term:
             log.info("raft: %s at term %d (leader %s)", status.role, status.term, status.leader)
         if status != self._status:
             self._status = status
             _publish_metrics(status)
+
+    def _last_contacts(self) -> dict[str, float | None]:
+        core = self.core
+        return {peer: core.last_contact(peer) for peer in core.peers()} if core.is_leader() else {}
 
 
 def _publish_metrics(status: RaftStatus) -> None:

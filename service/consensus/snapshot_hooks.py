@@ -42,6 +42,9 @@ class SnapshotHooks:
         self._job: SnapshotJob | None = None  # compaction
         self._seed: SnapshotJob | None = None  # a full dump for a follower
         self._header_of: tuple | None = None  # (file identity, header) of the last header read
+        # The configuration in force at the last snapshot loaded ({"index", "configuration"}, or None
+        # for a snapshot written before configurations were kept in the log)
+        self.installed_configuration: object = None
 
     def serialize(self, tmp_path: str, raft_tuple) -> None:
         last_entry = raft_tuple[0]
@@ -138,7 +141,9 @@ class SnapshotHooks:
             os.unlink(private)
         os.link(path, private)
         self._applier.enqueue_install(private, int(header["state_index"]))
-        return header["raft"]
+        raft_tuple = header["raft"]
+        self.installed_configuration = raft_tuple[2] if len(raft_tuple) > 2 else None
+        return raft_tuple
 
 
 def finish_interrupted_compaction(journal_path: str, snapshot_path: str) -> None:

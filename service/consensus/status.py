@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .membership import Configuration
+
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 
 
@@ -15,12 +17,15 @@ class RaftStatus:
     commit_index: int = 0
     has_quorum: bool = False
     self_address: str = ""
-    peers: dict = field(default_factory=dict)  # peer address -> {"connected": bool, "match_index": int|None}
+    # peer address -> {"connected", "match_index" (leader only), "last_contact" (s, leader only), "role"}
+    peers: dict = field(default_factory=dict)
     leader_changes: int = 0
     leader_commit_index: int = 0  # the commit index the leader last announced (0 if unknown)
     can_vote: bool = True  # False while this node may not vote (see identity.py)
     vote_withheld: str | None = None  # why not
     cluster_id: str | None = None
+    voters: tuple[str, ...] = ()  # the newest configuration in this node's log (or the seed)
+    learners: tuple[str, ...] = ()
 
     @property
     def is_leader(self) -> bool:
@@ -40,6 +45,8 @@ def status_from_pysyncobj(
     can_vote: bool = True,
     vote_withheld: str | None = None,
     cluster_id: str | None = None,
+    configuration: Configuration | None = None,
+    last_contact: dict | None = None,
 ) -> RaftStatus:
     leader = raw.get("leader")
     leader = leader.id if leader is not None else None
@@ -56,8 +63,11 @@ def status_from_pysyncobj(
         self_address=self_address,
         peers={
             p: {
-                "connected": raw.get("partner_node_status_server_" + p) == 2,
+                "connected": 2
+                in (raw.get("partner_node_status_server_" + p), raw.get("readonly_node_status_server_" + p)),
                 "match_index": raw.get("match_idx_server_" + p),
+                "last_contact": (last_contact or {}).get(p),
+                "role": configuration.role(p) if configuration is not None else "voter",
             }
             for p in peers
         },
@@ -66,4 +76,6 @@ def status_from_pysyncobj(
         can_vote=can_vote,
         vote_withheld=vote_withheld,
         cluster_id=cluster_id,
+        voters=tuple(sorted(configuration.voters)) if configuration is not None else (self_address, *peers),
+        learners=tuple(sorted(configuration.learners)) if configuration is not None else (),
     )

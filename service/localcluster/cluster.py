@@ -77,19 +77,28 @@ class LocalCluster:
         self.data_dir = Path(data_dir).resolve()
         self.port_base = port_base
         self.extra_env = dict(extra_env or {})
-        binary = find_server_binary()
-        self.nodes = [
-            LocalNode(
-                index=i,
-                node_id=f"node-{i}",
-                http_port=port_base + i,
-                raft_port=port_base + RAFT_OFFSET + i,
-                db=MySQLServer(self.data_dir / f"node-{i}" / "mysql", port_base + DB_OFFSET + i, binary),
-                home=self.data_dir / f"node-{i}",
-            )
-            for i in range(nodes)
-        ]
+        self._binary = find_server_binary()
+        self.nodes = [self._new_node(i) for i in range(nodes)]
         self.secrets = self._load_secrets()
+
+    def _new_node(self, i: int) -> LocalNode:
+        return LocalNode(
+            index=i,
+            node_id=f"node-{i}",
+            http_port=self.port_base + i,
+            raft_port=self.port_base + RAFT_OFFSET + i,
+            db=MySQLServer(self.data_dir / f"node-{i}" / "mysql", self.port_base + DB_OFFSET + i, self._binary),
+            home=self.data_dir / f"node-{i}",
+        )
+
+    def add_node(self) -> int:
+        """Start one more node (its database, then the node) and return its index. It is not a member
+        until the cluster adds it (`taskraft cluster members add`): it waits to be contacted."""
+        i = len(self.nodes)
+        self.nodes.append(self._new_node(i))
+        self.start_db(i)
+        self.start_node(i)
+        return i
 
     # -- whole cluster -------------------------------------------------------------------------------
 
@@ -321,7 +330,7 @@ class LocalCluster:
     def write_manifest(self) -> None:
         """Rewrite cluster.json, keeping the cluster id the leader records there (cluster_record.py)."""
         with locked_json(self.manifest_path) as data:
-            kept = {FILE_KEY: data[FILE_KEY]} if data.get(FILE_KEY) else {}
+            kept = {key: data[key] for key in (FILE_KEY, "scale") if data.get(key)}  # scale: supervisor.py
             data.clear()
             data.update(self.manifest(), **kept)
 

@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 
 from .. import commands as c
+from . import cluster_ops
 from .rows import TASK_COLUMNS, ms_to_rfc3339, ms_to_sql, rfc3339_to_ms, task_from_row
 from .statements import WriteScript, select_all
 
@@ -37,6 +38,7 @@ class Meta:
     applied_term: int
     next_task_id: int
     cluster_id: str | None = None
+    config_index: int = 0  # the index of the configuration entry in force (cluster_ops.configure)
 
 
 class Diverged(Exception):
@@ -78,7 +80,7 @@ def _dumps(obj) -> str:
     return json.dumps(_storable(obj), separators=(",", ":"), ensure_ascii=False)
 
 
-_SELECT_META = "SELECT applied_index, applied_term, next_task_id, cluster_id FROM raft_meta WHERE id = 1"
+_SELECT_META = "SELECT applied_index, applied_term, next_task_id, cluster_id, config_index FROM raft_meta WHERE id = 1"
 
 
 def read_meta(cur, *, lock: bool) -> Meta:
@@ -87,7 +89,7 @@ def read_meta(cur, *, lock: bool) -> Meta:
 
 
 def _meta(row) -> Meta:
-    return Meta(int(row[0]), int(row[1]), int(row[2]), row[3] or None)
+    return Meta(int(row[0]), int(row[1]), int(row[2]), row[3] or None, int(row[4]))
 
 
 _INSERT_LOG = (
@@ -167,9 +169,9 @@ def apply_entries(conn, entries: list[LogEntry]) -> tuple[Meta, dict[str, OpResu
             batch.writes.add_rows(_INSERT_LOG, _LOG_ROW, batch.log_rows)
         if meta.applied_index != start_index:
             batch.writes.add(
-                "UPDATE raft_meta SET applied_index = %s, applied_term = %s, next_task_id = %s, cluster_id = %s"
-                " WHERE id = 1",
-                (meta.applied_index, meta.applied_term, meta.next_task_id, meta.cluster_id),
+                "UPDATE raft_meta SET applied_index = %s, applied_term = %s, next_task_id = %s, cluster_id = %s,"
+                " config_index = %s WHERE id = 1",
+                (meta.applied_index, meta.applied_term, meta.next_task_id, meta.cluster_id, meta.config_index),
             )
         batch.writes.flush()
     return meta, results
@@ -274,9 +276,14 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
             "UPDATE nodes SET raft_address = %s, api_url = %s WHERE node_id = %s",
             (op.get("origin_addr", ""), str(args.get("api_url", ""))[:300], op["origin"]),
         )
+        batch.writes.add(cluster_ops.SET_NODE_ROLES + " WHERE node_id = %s", (op["origin"],))
         result, task_id = OpResult(c.REGISTERED), None
     elif kind == c.OP_INIT_CLUSTER:
-        result, task_id = _init_cluster(meta, args), None
+        outcome, message = cluster_ops.init_cluster(meta, args)
+        result, task_id = OpResult(outcome, message=message), None
+    elif kind == c.OP_CONFIGURE:
+        outcome, message = cluster_ops.configure(meta, entry.index, entry.term, op, batch.writes)
+        result, task_id = OpResult(outcome, message=message), None
     else:
         result, task_id = OpResult(c.REJECTED, message=f"unknown operation {kind!r}"), None
 
@@ -299,16 +306,6 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
         )
     )
     return result
-
-
-def _init_cluster(meta: Meta, args: dict) -> OpResult:
-    """The first valid cluster id in the log is the cluster's; later ones change nothing."""
-    proposed = args.get("cluster_id")
-    if meta.cluster_id is None:
-        if not c.valid_cluster_id(proposed):
-            return OpResult(c.REJECTED, message="cluster_id must be 8..64 letters, digits or dashes")
-        meta.cluster_id = proposed
-    return OpResult(c.CLUSTER_INITIALIZED, message=meta.cluster_id)
 
 
 def _task_id(args: dict) -> int | None:

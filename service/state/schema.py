@@ -61,12 +61,26 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "raft_meta.cluster_id: the id the cluster committed when it first formed",
         ["ALTER TABLE raft_meta ADD COLUMN cluster_id VARCHAR(64) NULL"],
     ),
+    (
+        3,
+        "members (the configuration the log set), raft_meta.config_index, nodes.member_role",
+        [
+            """CREATE TABLE IF NOT EXISTS members (
+                raft_address VARCHAR(300) NOT NULL,
+                member_role VARCHAR(16) NOT NULL,
+                config_index BIGINT NOT NULL,
+                PRIMARY KEY (raft_address)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+            "ALTER TABLE raft_meta ADD COLUMN config_index BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE nodes ADD COLUMN member_role VARCHAR(16) NULL",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Tables in dependency order (parents first): used for snapshots and checksums.
-REPLICATED_TABLES = ("nodes", "tasks", "raft_log", "raft_meta")
+REPLICATED_TABLES = ("nodes", "tasks", "raft_log", "raft_meta", "members")
 
 
 def migrate(conn) -> int:

@@ -41,7 +41,13 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 CHUNK = 500
-_PRIMARY_KEYS = {"nodes": "node_id", "tasks": "task_id", "raft_log": "log_index, op_seq", "raft_meta": "id"}
+_PRIMARY_KEYS = {
+    "nodes": "node_id",
+    "tasks": "task_id",
+    "raft_log": "log_index, op_seq",
+    "raft_meta": "id",
+    "members": "raft_address",
+}
 
 
 class SnapshotError(RuntimeError):

@@ -12,7 +12,17 @@ from __future__ import annotations
 import threading
 
 from taskraft import commands as c
-from taskraft.api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
+from taskraft.api.port import (
+    Consistency,
+    DatabaseUnavailable,
+    HistoryEntry,
+    MembershipRefused,
+    QuorumUnavailable,
+    Readiness,
+    Task,
+)
+from taskraft.configuration import Configuration
+from taskraft.consensus.reconfigure import ChangeRefused, plan
 from taskraft.state.machine import MAX_TASK_ID, OpResult
 from taskraft.state.rows import ms_to_rfc3339, rfc3339_to_ms
 
@@ -33,6 +43,9 @@ class MemoryNode:
         self.log_index = 0
         self.term = 1
         self.submitted: list[dict] = []  # every op handed to submit, applied or not
+        self.configuration = Configuration(frozenset([raft_address]))
+        self.reachable: set[str] | None = None  # voters this node hears from (None: every voter)
+        self.change_pending = False  # a membership change not yet committed: the next one is refused
 
     @property
     def node_id(self) -> str:
@@ -199,8 +212,28 @@ class MemoryNode:
             "last_applied": self.log_index,
             "has_quorum": self.quorum,
             "leader_changes": 1,
-            "nodes": [me],
+            "configuration": self.configuration.as_dict(),
+            "nodes": [
+                me if address == self._raft_address else {"raft_address": address, "reachable": True}
+                for address in sorted(self.configuration.members)
+            ],
         }
+
+    def change_members(self, action: str, target: str, *, deadline: float, forwarded: bool) -> tuple[int, dict]:
+        """The leader's checks of consensus/reconfigure.plan, applied at once (no log, no promotion)."""
+        if not self.quorum:
+            raise MembershipRefused(503, "not_leader", "no leader to take the change", 1.0)
+        if self.change_pending:
+            raise MembershipRefused(409, "change_in_progress", "another membership change is not committed yet", 1.0)
+        reachable = self.reachable if self.reachable is not None else set(self.configuration.voters)
+        try:
+            change = plan(action, target, self.configuration, self._raft_address, reachable | {self._raft_address})
+        except ChangeRefused as refused:
+            raise MembershipRefused(refused.status, refused.code, refused.message, refused.retry_after) from None
+        self.configuration = change.configuration
+        self.log_index += 1
+        answer = {"action": action, "address": target, "log_index": self.log_index}
+        return (202 if action == "add" else 200), {**answer, "configuration": self.configuration.as_dict()}
 
     def task_counts(self) -> dict[str, int]:
         with self._lock:

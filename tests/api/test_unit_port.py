@@ -27,7 +27,7 @@ MEMBERS = sorted(name for name in vars(NodePort) if not name.startswith("_"))
 def test_the_port_is_small():
     assert MEMBERS == sorted([
         "started", "node_id", "raft_address", "request_timeout", "submit", "get_task", "list_tasks",
-        "task_history", "readiness", "cluster_view", "task_counts",
+        "task_history", "readiness", "cluster_view", "task_counts", "change_members",
     ])
 
 
