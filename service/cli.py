@@ -34,33 +34,88 @@ def main() -> None:
     """taskraft: a replicated task service (Raft + one MySQL per replica)."""
 
 
-@main.command()
-@click.option("--node-id", help="This node's id (TASKRAFT_NODE_ID).")
-@click.option("--raft-bind", help="host:port the Raft server binds (TASKRAFT_RAFT_BIND).")
-@click.option("--raft-advertise", help="host:port peers reach this node at (TASKRAFT_RAFT_ADVERTISE).")
-@click.option("--peers", help="Comma-separated Raft addresses of all members (TASKRAFT_PEERS).")
-@click.option("--http-host", help="HTTP bind host (TASKRAFT_HTTP_HOST).")
-@click.option("--http-port", type=int, help="HTTP port (TASKRAFT_HTTP_PORT).")
-@click.option("--mysql-dsn", help="mysql://user:password@host:port/db (TASKRAFT_MYSQL_DSN).")
-@click.option("--data-dir", help="Directory for the Raft journal and snapshot (TASKRAFT_DATA_DIR).")
-@click.option("--raft-secret-file", help="File holding the Raft shared secret (TASKRAFT_RAFT_SECRET_FILE).")
-@click.option("--api-url", help="URL clients reach this node's API at (TASKRAFT_API_URL).")
-@click.option("--insecure", is_flag=True, help="Development only: run Raft without a shared secret.")
-def serve(insecure: bool, **flags) -> None:
-    """Run one node under gunicorn (one worker process, threads for HTTP)."""
+def _node_flags(f):
+    """The options of one node (also TASKRAFT_* variables), shared by `serve` and `recover`."""
+    for option in reversed(_NODE_OPTIONS):
+        f = option(f)
+    return f
+
+
+_NODE_OPTIONS = [
+    click.option("--node-id", help="This node's id (TASKRAFT_NODE_ID)."),
+    click.option("--raft-bind", help="host:port the Raft server binds (TASKRAFT_RAFT_BIND)."),
+    click.option("--raft-advertise", help="host:port peers reach this node at (TASKRAFT_RAFT_ADVERTISE)."),
+    click.option("--peers", help="Comma-separated Raft addresses of all members (TASKRAFT_PEERS)."),
+    click.option("--http-host", help="HTTP bind host (TASKRAFT_HTTP_HOST)."),
+    click.option("--http-port", type=int, help="HTTP port (TASKRAFT_HTTP_PORT)."),
+    click.option("--mysql-dsn", help="mysql://user:password@host:port/db (TASKRAFT_MYSQL_DSN)."),
+    click.option("--data-dir", help="Directory for the Raft journal and snapshot (TASKRAFT_DATA_DIR)."),
+    click.option("--raft-secret-file", help="File holding the Raft shared secret (TASKRAFT_RAFT_SECRET_FILE)."),
+    click.option("--api-url", help="URL clients reach this node's API at (TASKRAFT_API_URL)."),
+    click.option("--insecure", is_flag=True, help="Development only: run Raft without a shared secret."),
+]
+
+
+def _apply_node_flags(insecure: bool, flags: dict):
     for key, env in _SERVE_FLAGS.items():
         if flags.get(key) is not None:
             os.environ[f"TASKRAFT_{env}"] = str(flags[key])
     if insecure:
         os.environ["TASKRAFT_INSECURE"] = "1"
     try:
-        load_config()
+        return load_config()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@_node_flags
+def serve(insecure: bool, **flags) -> None:
+    """Run one node under gunicorn (one worker process, threads for HTTP)."""
+    _apply_node_flags(insecure, flags)
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "-c", "python:taskraft.gunicorn_conf", "taskraft.wsgi:app"],
     )
+
+
+@main.command()
+@click.option("--force-new-cluster", is_flag=True, required=True, help="Make this node a cluster of one.")
+@_node_flags
+def recover(force_new_cluster: bool, insecure: bool, **flags) -> None:
+    """Recover from a lost majority: make this STOPPED node the only voter, with all of its data.
+
+    Refused while a quorum of its configuration answers. Then start the node, and add the other
+    members back empty (wipe them first): docs/operations.md, "A majority is lost for good".
+    """
+    from .recovery import RecoveryRefused
+    from .recovery import force_new_cluster as recover_node
+
+    cfg = _apply_node_flags(insecure, flags)
+    if recovery_port_busy(cfg.raft_bind):
+        raise click.ClickException(f"something listens on {cfg.raft_bind}: stop this node before recovering it")
+    try:
+        done = recover_node(cfg)
+    except RecoveryRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    state = "already was" if done.already else "is now"
+    click.echo(
+        f"{cfg.raft_advertise} {state} the only voter (its log ends at index {done.last_index}, term "
+        f"{done.last_term}). Start it, then add the others back empty: taskraft cluster members add ADDRESS"
+    )
+
+
+def recovery_port_busy(bind: str) -> bool:
+    import socket
+
+    host, _, port = bind.rpartition(":")
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host or "0.0.0.0", int(port)))
+            return False
+        except OSError:
+            return True
 
 
 @main.group()
@@ -135,6 +190,38 @@ def cluster_scale(data_dir: str, nodes: int, timeout: int) -> None:
     if answer.get("state") != "done":
         raise click.ClickException(f"scaling failed: {answer.get('message')}")
     click.echo(f"cluster scaled to {answer.get('message')}")
+
+
+@cluster.command("recover")
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--node", "node_id", required=True, help="The surviving node to recover from (node-<i>).")
+def cluster_recover(data_dir: str, node_id: str) -> None:
+    """After losing a majority for good: make NODE a cluster of one (the cluster must be down).
+
+    The other nodes' data is set aside; `taskraft cluster up --data-dir DIR --nodes N` then adds them
+    back empty, one at a time.
+    """
+    from .localcluster import supervisor
+    from .localcluster.cluster import LocalCluster, read_manifest
+    from .recovery import RecoveryRefused
+    from .recovery import force_new_cluster as recover_node
+
+    count = len(read_manifest(data_dir).get("nodes", []))
+    port_base = int(read_manifest(data_dir).get("port_base", 8080))
+    local = LocalCluster(data_dir, nodes=max(count, 1), port_base=port_base)
+    chosen = next((n for n in local.nodes if n.node_id == node_id), None)
+    if chosen is None:
+        raise click.ClickException(f"no node {node_id} in {data_dir}")
+    if recovery_port_busy(f"{chosen.bind_host}:{chosen.raft_port}"):
+        raise click.ClickException(f"{node_id} is running: `taskraft cluster down --data-dir {data_dir}` first")
+    os.environ.update(local.node_env(chosen.index))
+    try:
+        done = recover_node(load_config())
+    except RecoveryRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{node_id} is the only voter (log up to index {done.last_index}, term {done.last_term})")
+    supervisor.set_aside(local.data_dir, 0, click.echo, keep=chosen.index)
+    click.echo(f"next: taskraft cluster up --data-dir {data_dir} --nodes {max(count, 1)}")
 
 
 @cluster.command("down")

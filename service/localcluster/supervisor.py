@@ -29,13 +29,13 @@ def had_raft_state(local: LocalCluster) -> list[int]:
     return [n.index for n in local.nodes if (n.raft_dir / "raft.journal").exists()]
 
 
-def set_aside(data_dir: Path, nodes: int, say: Callable[[str], None]) -> None:
-    """Data of nodes numbered `nodes` and above (removed members) moves aside: a node removed from the
-    cluster must come back empty, never with its old log."""
+def set_aside(data_dir: Path, nodes: int, say: Callable[[str], None], keep: int | None = None) -> None:
+    """Data of nodes numbered `nodes` and above (removed members), except `keep`, moves aside: a node
+    removed from the cluster must come back empty, never with its old log."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for path in sorted(data_dir.glob("node-*")):
         suffix = path.name.removeprefix("node-")
-        if suffix.isdigit() and int(suffix) >= nodes:
+        if suffix.isdigit() and int(suffix) >= nodes and int(suffix) != keep:
             target = path.with_name(f"{path.name}.removed-{stamp}")
             shutil.move(str(path), str(target))
             say(f"{path.name} is no longer a member: its data moved to {target.name}")

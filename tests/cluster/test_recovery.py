@@ -1,0 +1,54 @@
+"""Recovery from a lost majority, as the runbook does it (docs/operations.md): two of three nodes are
+lost for good; `taskraft cluster recover` makes the survivor a cluster of one; `cluster up --nodes 3`
+adds the other two back empty. Every write acknowledged before the loss is kept, and all converge."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+
+import pytest
+import requests
+
+from taskraft.localcluster.cluster import LocalCluster
+
+from ..helpers import free_port_base, post_task, wait_converged
+from .test_cluster_command import _taskraft, _up, _voters
+
+pytestmark = pytest.mark.cluster
+
+
+def test_two_of_three_lost_for_good_recover_grow_back_and_converge(tmp_path):
+    base = free_port_base(3)
+    urls = [f"http://127.0.0.1:{base + i}" for i in range(3)]
+    proc, _ = _up(tmp_path, base)
+    try:
+        acked = {}
+        for i in range(30):
+            r = post_task(urls[i % 3], f"before the loss {i}")
+            assert r.status_code == 201, r.text
+            acked[r.json()["id"]] = f"before the loss {i}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) == 0
+    for lost in ("node-1", "node-2"):  # gone for good: disks and all
+        shutil.rmtree(tmp_path / lost)
+
+    recovered = _taskraft("cluster", "recover", "--data-dir", str(tmp_path), "--node", "node-0")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert "node-0 is the only voter" in recovered.stdout
+
+    proc, _ = _up(tmp_path, base, "--nodes", "3")
+    try:
+        assert len(_voters(urls[2])) == 3
+        for task_id, title in acked.items():
+            got = requests.get(f"{urls[2]}/api/v1/tasks/{task_id}", timeout=10)
+            assert got.status_code == 200 and got.json()["title"] == title, got.text
+        after = post_task(urls[1], "after the recovery")
+        assert after.status_code == 201 and after.json()["id"] > max(acked)
+        wait_converged(LocalCluster(tmp_path, nodes=3, port_base=base), [0, 1, 2], timeout=90)
+        refused = _taskraft("cluster", "recover", "--data-dir", str(tmp_path), "--node", "node-1")
+        assert refused.returncode != 0 and "is running" in refused.stderr, refused.stdout + refused.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) == 0
