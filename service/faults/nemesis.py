@@ -14,6 +14,8 @@ Fault kinds (each one is applied, held, then healed; every fault is recorded):
                      leader that lacks acknowledged writes: the cluster waits for the killed node)
     term_leader      SIGTERM the leader (the graceful path: it hands off), restart it later
     rolling_restart  SIGTERM each node in turn, restart it and wait until it is ready
+    membership       remove a member (the leader half of the time), wipe it, add it back empty as a
+                     learner, sometimes killing another node while it catches up (membership_fault.py)
 
 The schedule is a pure function of (profile, seed): `schedule(profile, seed)` yields the same
 sequence of kinds, hold times, gaps and target choices for the same seed. Which node is the leader
@@ -28,6 +30,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
+from . import membership_fault
+
 KINDS = (
     "kill_leader",
     "kill_follower",
@@ -41,6 +45,7 @@ KINDS = (
     "wipe_then_kill",
     "term_leader",
     "rolling_restart",
+    "membership",
 )
 # Weights of the kinds drawn after the initial round: the slow ones (wipe, rolling restart) rarer.
 RANDOM_WEIGHTS = {
@@ -56,6 +61,7 @@ RANDOM_WEIGHTS = {
     "wipe_then_kill": 1,
     "term_leader": 2,
     "rolling_restart": 1,
+    "membership": 1,
 }
 PAUSE_RANGE = (2.0, 3.0)
 
@@ -292,6 +298,9 @@ class Nemesis:
         rec.end = self.clock()
         rec.heal = rec.end
 
+    def _membership(self, plan, rec, sleep):
+        membership_fault.membership(self, plan, rec, sleep)
+
     # -- healing everything ----------------------------------------------------------------------
 
     def heal_all(self) -> list[str]:
@@ -315,6 +324,7 @@ class Nemesis:
             if not self.cluster.node_alive(i):
                 self.cluster.start_node(i)
                 done.append(f"started {self.name(i)}")
+        done += membership_fault.readd_missing(self)
         return done
 
     def dead(self) -> list[str]:

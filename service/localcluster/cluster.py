@@ -280,15 +280,17 @@ class LocalCluster:
         proc = self.nodes[i].process
         return proc is not None and proc.poll() is None
 
-    def wipe_node(self, i: int) -> None:
-        """Stop node i and its database, delete both its database and its Raft state, start both again."""
+    def wipe_node(self, i: int, start: bool = True) -> None:
+        """Stop node i and its database, delete both its database and its Raft state, start both again
+        (unless `start` is False)."""
         node = self.nodes[i]
         self.kill_node(i)
         node.db.kill()
         shutil.rmtree(node.db.datadir, ignore_errors=True)
         shutil.rmtree(node.raft_dir, ignore_errors=True)
-        self.start_db(i)
-        self.start_node(i)
+        if start:
+            self.start_db(i)
+            self.start_node(i)
 
     # -- files -----------------------------------------------------------------------------------
 
