@@ -104,6 +104,7 @@ class NodeConfig:
     request_timeout: float = 5.0
     http_threads: int = 64
     label_pod_role: bool = False
+    reconcile_members: bool = False  # the leader keeps the members equal to the StatefulSet's pods (k8s_membership.py)
     api_url: str | None = None
     pod_name: str | None = None
     pod_namespace: str | None = None
@@ -273,6 +274,7 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         request_timeout=float(pick("request_timeout", "REQUEST_TIMEOUT", "5")),
         http_threads=int(pick("http_threads", "HTTP_THREADS", "64")),
         label_pod_role=_truthy(_env("LABEL_POD_ROLE")),
+        reconcile_members=_truthy(_env("RECONCILE_MEMBERS")),
         api_url=pick("api_url", "API_URL"),
         pod_name=os.environ.get("POD_NAME"),
         pod_namespace=namespace,

@@ -94,6 +94,10 @@ class TaskraftNode:
             from .k8s_labels import PodRoleLabeler
 
             PodRoleLabeler(self).start()
+        if cfg.reconcile_members and cfg.statefulset:
+            from .k8s_membership import StatefulSetMembership
+
+            StatefulSetMembership(self).start()
         return self
 
     def _register(self) -> None:

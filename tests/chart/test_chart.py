@@ -178,7 +178,13 @@ def test_statefulset_invariants(helm):
 
     cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-env"))["data"]
     assert cm["TASKRAFT_STATEFULSET"] == sts["metadata"]["name"]
-    assert cm["TASKRAFT_REPLICAS"] == "3"
+    # The replica count only seeds a new cluster: it lives outside the checksummed ConfigMap, so scaling
+    # restarts no pod; the leader reconciles the members with the StatefulSet instead.
+    assert "TASKRAFT_REPLICAS" not in cm and cm["TASKRAFT_RECONCILE_MEMBERS"] == "true"
+    seed = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-seed"))["data"]
+    assert seed == {"TASKRAFT_REPLICAS": "3"}
+    sources = [ref["configMapRef"]["name"] for ref in app["envFrom"]]
+    assert sources == [f"{sts['metadata']['name']}-env", f"{sts['metadata']['name']}-seed"]
     assert cm["TASKRAFT_HEADLESS_SERVICE"] == spec["serviceName"]
     assert cm["TASKRAFT_NAMESPACE"] == NAMESPACE
     assert cm["TASKRAFT_DNS_CACHE_TIME"] == "5"
@@ -299,12 +305,14 @@ def test_cluster_record_off(helm, tmp_path):
     pod, env, cm = _app(docs)
     assert "TASKRAFT_CLUSTER_RECORD" not in cm and "TASKRAFT_CLUSTER_ID" not in env
     assert RECORD not in yaml.safe_dump_all(docs)
-    assert one(docs, "Role")["rules"] == [POD_LABEL_RULE]  # the pod label alone
+    # the pod label, and reading the StatefulSet's replica count (membership reconciliation)
+    assert one(docs, "Role")["rules"] == [POD_LABEL_RULE, CLUSTER_RECORD_RULES[-1]]
     assert pod["automountServiceAccountToken"] is True
     _assert_kubernetes_validate_strict(docs, tmp_path)
 
-    # Neither the pod label nor the record: no Role, no RoleBinding, no token in the pods.
-    docs = render(helm, None, "--set", "raft.clusterRecord.enabled=false", "--set", "raft.labelPodRole=false")
+    # Neither the pod label, nor the record, nor the reconciliation: no Role, no RoleBinding, no token.
+    docs = render(helm, None, "--set", "raft.clusterRecord.enabled=false", "--set", "raft.labelPodRole=false",
+                  "--set", "raft.reconcileMembers=false")
     assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
     assert _app(docs)[0]["automountServiceAccountToken"] is False
 
@@ -420,3 +428,13 @@ def test_values_documented():
             undocumented.append(key)
         stack.append((indent, documented))
     assert not undocumented, f"values without a '# --' comment: {undocumented}"
+
+
+def test_scaling_changes_no_pod_template(helm):
+    """`helm upgrade --set replicaCount=5` must restart no pod: only spec.replicas and the seed change."""
+    three, five = render(helm, None), render(helm, None, "--set", "replicaCount=5")
+    sts3, sts5 = one(three, "StatefulSet"), one(five, "StatefulSet")
+    assert (sts3["spec"]["replicas"], sts5["spec"]["replicas"]) == (3, 5)
+    for sts in (sts3, sts5):  # a render generates new secrets each time (an install keeps them): not a scale
+        del sts["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+    assert sts3["spec"]["template"] == sts5["spec"]["template"]

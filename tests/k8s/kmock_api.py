@@ -49,7 +49,8 @@ class EmulatedKubernetes:
                     "apiVersion": "apps/v1",
                     "kind": "StatefulSet",
                     "metadata": {"name": self.statefulset, "namespace": self.namespace, "uid": self.statefulset_uid},
-                    "spec": {"serviceName": f"{self.statefulset}-headless", "selector": {"matchLabels": labels},
+                    "spec": {"replicas": 3, "serviceName": f"{self.statefulset}-headless",
+                             "selector": {"matchLabels": labels},
                              "template": {"metadata": {"labels": labels},
                                           "spec": {"containers": [{"name": "taskraft", "image": "taskraft"}]}}},
                 }

@@ -37,7 +37,7 @@
 
 {{/* Whether the members use the Kubernetes API (so need a token and, with rbac.create, a Role). */}}
 {{- define "taskraft.usesKubernetesApi" -}}
-{{- if or .Values.raft.labelPodRole .Values.raft.clusterRecord.enabled }}true{{- end }}
+{{- if or .Values.raft.labelPodRole .Values.raft.clusterRecord.enabled .Values.raft.reconcileMembers }}true{{- end }}
 {{- end }}
 
 {{- define "taskraft.secretName" -}}
@@ -90,6 +90,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $n := int .Values.replicaCount }}
 {{- if or (lt $n 1) (eq (mod $n 2) 0) }}
 {{- fail (printf "replicaCount must be an odd number >= 1 (got %v): an even member count adds no fault tolerance and can split votes" .Values.replicaCount) }}
+{{- end }}
+{{- /* A shrink that leaves fewer than a quorum of the running members in one step cannot be carried out
+     one member at a time: refuse it (helm template has no cluster to look up, and renders as asked). */}}
+{{- $running := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "taskraft.fullname" .) }}
+{{- if and $running $running.spec }}
+{{- $now := int (default 1 $running.spec.replicas) }}
+{{- if lt $n (add (div $now 2) 1) }}
+{{- fail (printf "replicaCount %d would leave fewer than a quorum of the %d running members (%d) in one step; shrink to %d first" $n $now (add (div $now 2) 1) (add (div $now 2) 1)) }}
+{{- end }}
 {{- end }}
 {{- if not (has .Values.mysql.flavor (list "mysql" "mariadb")) }}
 {{- fail (printf "mysql.flavor must be mysql or mariadb (got %q)" .Values.mysql.flavor) }}
