@@ -31,3 +31,5 @@ RAFT_VOTE_WITHHELD = Gauge(
 RAFT_FOREIGN_MESSAGES = Counter(
     "taskraft_raft_foreign_messages", "Raft messages refused because the sender holds another cluster id", ["peer"]
 )
+RAFT_VOTERS = Gauge("taskraft_raft_voters", "Voters in the newest configuration in this node's log")
+RAFT_LEARNERS = Gauge("taskraft_raft_learners", "Learners (members still catching up) in that configuration")

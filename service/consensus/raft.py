@@ -343,6 +343,8 @@ def _publish_metrics(status: RaftStatus) -> None:
     metrics.RAFT_IS_LEADER.set(1 if status.is_leader else 0)
     metrics.RAFT_PEERS_CONNECTED.set(status.peers_connected)
     metrics.RAFT_CAN_VOTE.set(1 if status.can_vote else 0)
+    metrics.RAFT_VOTERS.set(len(status.voters))
+    metrics.RAFT_LEARNERS.set(len(status.learners))
     for reason in WITHHELD_REASONS:
         metrics.RAFT_VOTE_WITHHELD.labels(reason=reason).set(1 if status.vote_withheld == reason else 0)
 
