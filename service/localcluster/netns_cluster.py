@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cluster import LocalCluster, LocalNode
-from .mysqld import MySQLServer, find_server_binary
+from .mysqld import MySQLServer
 from .netns import Host, NetnsLab
 
 STATEFULSET = "taskraft"
@@ -28,25 +28,28 @@ def pod_dns_name(i: int) -> str:
 class NetnsCluster(LocalCluster):
     def __init__(self, data_dir, lab: NetnsLab, nodes: int = 3, extra_env: dict | None = None):
         self.lab = lab
-        self.hosts: list[Host] = [lab.add_host(f"{STATEFULSET}-{i}", 10 + i, [pod_dns_name(i)]) for i in range(nodes)]
+        self.hosts: list[Host] = []
         self.client = lab.add_host("client", 200)
         super().__init__(data_dir, nodes=nodes, port_base=HTTP_PORT, extra_env=extra_env)
-        binary = find_server_binary()
-        self.nodes = [
-            LocalNode(
-                index=i,
-                node_id=f"{STATEFULSET}-{i}",
-                http_port=HTTP_PORT,
-                raft_port=RAFT_PORT,
-                db=MySQLServer(self.data_dir / f"node-{i}" / "mysql", DB_PORT, binary, prefix=tuple(h.prefix)),
-                home=self.data_dir / f"node-{i}",
-                host=h.ip,
-                raft_host=pod_dns_name(i),
-                bind_host="0.0.0.0",
-                prefix=tuple(h.prefix),
-            )
-            for i, h in enumerate(self.hosts)
-        ]
+
+    def _new_node(self, i: int) -> LocalNode:
+        """Pod i: a host of its own (made now if new, as a scaled-up StatefulSet makes a pod), found by DNS name."""
+        while len(self.hosts) <= i:
+            j = len(self.hosts)
+            self.hosts.append(self.lab.add_host(f"{STATEFULSET}-{j}", 10 + j, [pod_dns_name(j)]))
+        h = self.hosts[i]
+        return LocalNode(
+            index=i,
+            node_id=f"{STATEFULSET}-{i}",
+            http_port=HTTP_PORT,
+            raft_port=RAFT_PORT,
+            db=MySQLServer(self.data_dir / f"node-{i}" / "mysql", DB_PORT, self._binary, prefix=tuple(h.prefix)),
+            home=self.data_dir / f"node-{i}",
+            host=h.ip,
+            raft_host=pod_dns_name(i),
+            bind_host="0.0.0.0",
+            prefix=tuple(h.prefix),
+        )
 
     def node_env(self, i: int) -> dict:
         env = super().node_env(i)

@@ -20,19 +20,33 @@ STATEFULSETS = kmock.resource("apps", "v1", "statefulsets")
 
 
 class EmulatedKubernetes:
-    def __init__(self, namespace: str, pods: list[str], statefulset: str | None = None):
+    def __init__(self, namespace: str, pods: list[str], statefulset: str | None = None, *, host=None,
+                 replicas: int = 3):
+        """`host`: a NetnsLab host to serve from (on all its addresses), for nodes in network namespaces."""
         self.namespace = namespace
         self.pods = pods
         self.statefulset = statefulset
+        self.host = host
+        self.replicas = replicas
         self.statefulset_uid = str(uuid.uuid4())
         self.url = ""
         self._emulator = None
         self._ready = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        if self.host is None:
+            asyncio.run(self._serve())
+            return
+        from taskraft.localcluster.netns import InNamespace
+
+        with InNamespace(self.host):  # this thread, and the server it runs, in the host's namespace
+            asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+        bind = "0.0.0.0" if self.host is not None else "127.0.0.1"
+        async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator, host=bind) as server:
             emulator.resources[PODS] = kmock.ResourceInfo(kind="Pod", singular="pod", namespaced=True)
             emulator.resources[CONFIGMAPS] = kmock.ResourceInfo(kind="ConfigMap", singular="configmap", namespaced=True)
             emulator.resources[STATEFULSETS] = kmock.ResourceInfo(kind="StatefulSet", singular="statefulset",
@@ -49,13 +63,15 @@ class EmulatedKubernetes:
                     "apiVersion": "apps/v1",
                     "kind": "StatefulSet",
                     "metadata": {"name": self.statefulset, "namespace": self.namespace, "uid": self.statefulset_uid},
-                    "spec": {"replicas": 3, "serviceName": f"{self.statefulset}-headless",
+                    "spec": {"replicas": self.replicas, "serviceName": f"{self.statefulset}-headless",
                              "selector": {"matchLabels": labels},
                              "template": {"metadata": {"labels": labels},
                                           "spec": {"containers": [{"name": "taskraft", "image": "taskraft"}]}}},
                 }
             self._emulator = emulator
             self.url = str(server.url).rstrip("/")
+            if self.host is not None:
+                self.url = f"http://{self.host.ip}:{server.port}"
             self._ready.set()
             while not self._stop.is_set():
                 await asyncio.sleep(0.05)
