@@ -11,6 +11,7 @@ member used here: another version fails at startup naming what is missing, inste
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import TYPE_CHECKING
 
@@ -50,12 +51,16 @@ _SYNCOBJ_METHODS = (
 # fmt: on
 _PROTECTED = {
     "SyncObj": (SyncObj, ("_onTick", "_checkCommandsToApply", "_isLeader", "_getLeader", "_methodToID", "_poller")),
-    "TCPTransport": (TCPTransport, ("_onNodeConnected", "_connections", "_syncObj")),
+    "TCPTransport": (
+        TCPTransport,
+        ("_onNodeConnected", "_onIncomingMessageReceived", "_nodeAddrToNode", "_connections", "_syncObj"),
+    ),
 }
-_SOURCE_FIELDS = {
-    "TcpConnection": (_tcp_connection_module.TcpConnection, "self.__lastReadTime"),
-    "Serializer": (Serializer, "self.__serializer"),
-}
+_SOURCE_FIELDS = (  # (owner, class, how its source sets the field)
+    ("TcpConnection", _tcp_connection_module.TcpConnection, "self.__lastReadTime"),
+    ("TcpConnection", _tcp_connection_module.TcpConnection, "self.sendRandKey"),
+    ("Serializer", Serializer, "self.__serializer"),
+)
 
 
 class PySyncObjMismatch(ImportError):
@@ -77,7 +82,7 @@ def check_pysyncobj(
     for owner, (_default, names) in _PROTECTED.items():
         text = inspect.getsource(classes[owner])
         missing += [f"{owner}.{n}" for n in names if not hasattr(classes[owner], n) and f"self.{n}" not in text]
-    for owner, (cls, needle) in _SOURCE_FIELDS.items():
+    for owner, cls, needle in _SOURCE_FIELDS:
         if needle not in inspect.getsource(cls):
             missing.append(f"{owner}.{needle[5:]}")
     globals_used = ("createJournal", "Serializer", "_bchr", "_COMMAND_TYPE")
@@ -117,7 +122,14 @@ _install_patches()
 
 
 class _Transport(TCPTransport):
-    """TCPTransport that greets every new link with the hooks' hello before SyncObj learns of the link."""
+    """TCPTransport that takes links from any peer holding the secret (Raft takes RPCs from any server, and a
+    follower whose log lags may not list the leader yet), and greets every new link with the hooks' hello."""
+
+    def _onIncomingMessageReceived(self, conn, message):  # the peer names itself once the keys are exchanged
+        named = isinstance(message, str) and message != "readonly" and message not in self._nodeAddrToNode
+        if named and (conn.sendRandKey or not self._syncObj.encryptor):
+            self.addNode(self._syncObj._SyncObj__nodeClass(message))
+        TCPTransport._onIncomingMessageReceived(self, conn, message)
 
     def _onNodeConnected(self, node):  # the one point every new link passes, outgoing and incoming
         if (hello := self._syncObj.hooks.hello(node.id)) is not None:
@@ -262,21 +274,12 @@ class RaftCore(SyncObj):
         position = index - log[0][1]
         return log[position][2] if 0 <= position < len(log) else None
 
-    @property
-    def role(self) -> str:
-        return ROLES.get(self._SyncObj__raftState, "follower")
+    role = property(lambda self: ROLES.get(self._SyncObj__raftState, "follower"))
+    leader_id = property(lambda self: leader.id if (leader := self._getLeader()) is not None else None)
+    voted_for = property(lambda self: self._SyncObj__votedForNodeId)
 
     def is_leader(self) -> bool:
         return self._isLeader()
-
-    @property
-    def leader_id(self) -> str | None:
-        leader = self._getLeader()
-        return leader.id if leader is not None else None
-
-    @property
-    def voted_for(self) -> str | None:
-        return self._SyncObj__votedForNodeId
 
     def set_term(self, term: int, voted_for: str | None) -> None:
         """Persist a term and vote as PySyncObj does (through the journal's setCurrentTerm)."""
@@ -291,23 +294,23 @@ class RaftCore(SyncObj):
         self._SyncObj__raftCommitIndex = index
         self._SyncObj__raftLog.setRaftCommitIndex(index)
 
-    def peers(self) -> list[str]:
-        """Every other member this node replicates to or counts: voters and learners."""
+    def peers(self) -> list[str]:  # every other member: voters and learners
         return sorted(node.id for node in self._SyncObj__otherNodes | self._SyncObj__readonlyNodes)
 
     def _node(self, peer: str):  # None: not a member (any more)
         return next((n for n in self._SyncObj__otherNodes | self._SyncObj__readonlyNodes if n.id == peer), None)
 
     def set_members(self, voters: frozenset[str], learners: frozenset[str]) -> None:
-        """Make PySyncObj count `voters` (its otherNodes) and replicate to `learners` too (its readonly
-        nodes, which its leader sends entries to and never counts): PySyncObj has no learners, and its
-        own membership changes take effect on apply after a restart, not on append."""
+        """PySyncObj counts `voters` (otherNodes) and replicates to `learners` (readonly nodes, never counted): it
+        has no learners, and its own membership changes take effect on apply after a restart, not on append."""
         me, transport = self.selfNode.id, self._SyncObj__transport
         next_index, match_index = self._SyncObj__raftNextIndex, self._SyncObj__raftMatchIndex
         known = {node.id: node for node in self._SyncObj__otherNodes | self._SyncObj__readonlyNodes}
         wanted = (voters | learners) - {me}
-        for node in [known.pop(peer) for peer in set(known) - wanted]:
-            next_index.pop(node, None), match_index.pop(node, None), transport.dropNode(node)
+        for node in [known.pop(peer) for peer in set(known) - wanted]:  # only the leader cuts a link: a follower
+            next_index.pop(node, None), match_index.pop(node, None)  # keeps its links, the leader's among them
+            if self.is_leader():
+                transport.dropNode(node)
         for peer in wanted - set(known):
             node = known[peer] = self._SyncObj__nodeClass(peer)
             transport.addNode(node)
@@ -349,12 +352,9 @@ class RaftCore(SyncObj):
 
     def wake(self) -> None:
         """Make the tick thread run now instead of at the end of its poll timeout."""
-        pipe = self._wake_pipe
-        if pipe is not None:
-            try:
-                pipe.notify()
-            except BlockingIOError:
-                pass  # the pipe is full: a wake-up is already pending
+        if self._wake_pipe is not None:
+            with contextlib.suppress(BlockingIOError):  # the pipe is full: a wake-up is already pending
+                self._wake_pipe.notify()
 
     def prepare_tick_thread(self) -> None:
         """On the tick thread (PySyncObj's poller is not thread-safe): the wake-up pipe."""

@@ -159,7 +159,13 @@ class RaftNode:
                 identity.cluster_id or identity.recorded_id,
             )
             return False
-        if self.diverged is None and kind == "append_entries" and "prevLogIdx" in message:
+        if kind == "request_vote" and peer not in self.reconfig.current.voters:
+            # A server outside our newest configuration (one that was removed, and does not know it) gets no
+            # vote: it cannot disrupt the cluster with elections (hashicorp/raft refuses it likewise).
+            self._log_once(("outsider", peer), logging.INFO, "membership: vote refused to non-voter %s", peer)
+            return False
+        current = message.get("term", 0) >= self.core.raftCurrentTerm  # what PySyncObj will not discard
+        if self.diverged is None and kind == "append_entries" and "prevLogIdx" in message and current:
             self._check_applied_entries(message)
         if self.diverged is not None:
             return False

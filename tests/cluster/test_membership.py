@@ -119,3 +119,31 @@ def test_removed_members_and_a_restart_with_another_peer_list(growing_cluster):
     after = requests.post(f"{c.urls[stay]}/api/v1/tasks", json={"title": "alone"}, timeout=15)
     assert after.status_code == 201, after.text
     _acked_everywhere(c, writers, [stay])
+
+
+def test_a_node_replaying_a_configuration_without_the_leader_still_follows_it(growing_cluster):
+    """Found by the long fault run: a node that lost its disk replays the log from the start; at an old
+    configuration that lacked the current leader it cut its link to that leader and waited forever."""
+    c = growing_cluster
+    target = c.wait_leader()
+    address = c.nodes[target].raft_address
+    first, second = [i for i in range(3) if i != target]
+    assert _change(c, first, "remove", address).status_code == 200  # it leads: it hands off first
+    with Writers([c.urls[first], c.urls[second]], clients=4, prefix="out") as writers:
+        wait_until(lambda: len(writers.acked) >= 600, 120, message="600 writes without it")  # several appends' worth
+    c.wipe_node(target)  # a removed member comes back empty
+    assert _change(c, first, "add", address).status_code == 202
+    wait_until(lambda: _members(c, first).get(address) == "voter", 120, message="it is a voter again")
+    current = c.wait_leader(30, among=[0, 1, 2])
+    if current != target:  # make it lead: the leader hands off to the one follower it still hears
+        bystander = next(i for i in range(3) if i not in (current, target))
+        c.pause_node(bystander)
+        c.stop_node(current)
+        c.resume_node(bystander)
+        c.start_node(current)
+        c.wait_ready(90, nodes=[current])
+    assert c.wait_leader(30, among=[0, 1, 2]) == target
+    c.wipe_node(second)  # replays every entry, the configuration without the leader among them
+    c.wait_ready(120, nodes=[second])
+    _acked_everywhere(c, writers, [second])
+    wait_converged(c, [0, 1, 2], timeout=90)

@@ -60,3 +60,14 @@ def test_a_resend_of_the_same_entries_is_not_divergence(follower):
     _append(node, leader, 5, 1, [_entry(6, 1), _entry(7, 1), _entry(8, 1), _entry(9, 2)])
     assert node.diverged is None
     assert node.core.log_last() == (9, 2)
+
+
+def test_an_append_from_a_deposed_leader_is_no_divergence(follower):
+    """Found by the long fault run: a leader of an older term, not yet aware it was deposed, sent its own
+    (uncommitted) entries at indexes this node had applied from the newer leader. PySyncObj discards a
+    message of an older term; the divergence check must not act on it (it rebuilt a healthy node)."""
+    node, leader = follower
+    node.core.set_term(3, None)
+    _append(node, leader, 5, 1, [_entry(6, 2), _entry(7, 2)])  # term 2 < 3: stale
+    assert node.diverged is None
+    assert [node.core.entry_term(i) for i in range(6, 9)] == [1, 1, 1]
