@@ -105,6 +105,7 @@ class NodeConfig:
     http_threads: int = 64
     label_pod_role: bool = False
     reconcile_members: bool = False  # the leader keeps the members equal to the StatefulSet's pods (k8s_membership.py)
+    force_new_cluster: str | None = None  # the node id that makes itself a cluster of one at start (recovery.py)
     api_url: str | None = None
     pod_name: str | None = None
     pod_namespace: str | None = None
@@ -275,6 +276,7 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         http_threads=int(pick("http_threads", "HTTP_THREADS", "64")),
         label_pod_role=_truthy(_env("LABEL_POD_ROLE")),
         reconcile_members=_truthy(_env("RECONCILE_MEMBERS")),
+        force_new_cluster=_env("FORCE_NEW_CLUSTER"),
         api_url=pick("api_url", "API_URL"),
         pod_name=os.environ.get("POD_NAME"),
         pod_namespace=namespace,

@@ -76,6 +76,8 @@ class TaskraftNode:
         record = open_record(cfg.cluster_record, cfg.pod_namespace, cfg.statefulset)
         if cfg.cluster_id is None and isinstance(record, FileRecord):
             self.cfg = cfg = dataclasses.replace(cfg, cluster_id=record.read())  # a ConfigMap comes in the env
+        if cfg.force_new_cluster and cfg.force_new_cluster == cfg.node_id:
+            self._force_new_cluster()
         self._runner = RaftRunner(cfg, self.applier, database_cluster_id=cluster_id)
         self.raft = self._runner.start()
         self.pool = read_pool(cfg.mysql, min(cfg.http_threads, READ_POOL_MAX))
@@ -99,6 +101,18 @@ class TaskraftNode:
 
             StatefulSetMembership(self).start()
         return self
+
+    def _force_new_cluster(self) -> None:
+        """TASKRAFT_FORCE_NEW_CLUSTER names this node: before Raft starts, make it a cluster of one."""
+        from .recovery import RecoveryRefused, force_new_cluster
+
+        try:
+            done = force_new_cluster(self.cfg)
+        except RecoveryRefused as exc:
+            log.error("recovery: --force-new-cluster refused, starting as usual: %s", exc)
+            return
+        state = "already was" if done.already else "is now"
+        log.warning("recovery: this node %s the only voter (log up to index %d)", state, done.last_index)
 
     def _register(self) -> None:
         """Record this node (id, raft address, API URL) in the replicated `nodes` table."""

@@ -14,7 +14,9 @@ is alive, and `taskraft cluster members remove` is the way.
 
 from __future__ import annotations
 
+import json
 import socket
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,11 +50,26 @@ def answers(address: str, timeout: float) -> bool:
         return False
 
 
+def live_voter(address: str, http_port: int, timeout: float) -> bool:
+    """Whether a member could help a quorum: its Raft port answers, and its API (on `http_port`, as on
+    Kubernetes where every pod uses the same one), if it answers, does not say it may not vote (a pod
+    back with an empty volume is amnesiac: it counts for nothing until a leader catches it up)."""
+    if not answers(address, timeout):
+        return False
+    host = address.rpartition(":")[0]
+    try:
+        with urllib.request.urlopen(f"http://{host}:{http_port}/api/v1/cluster", timeout=timeout) as response:
+            view = json.loads(response.read())
+    except (OSError, ValueError):
+        return True  # no API to ask: its Raft port answers, so count it
+    return bool((view.get("voting") or {}).get("can_vote", True))
+
+
 def force_new_cluster(
     cfg: NodeConfig, probe: Callable[[str], bool] | None = None, probe_timeout: float = 1.0
 ) -> Recovered:
     """Append the one-voter configuration to this (stopped) node's log; RecoveryRefused if it must not."""
-    probe = probe or (lambda address: answers(address, probe_timeout))
+    probe = probe or (lambda address: live_voter(address, cfg.http_port, probe_timeout))
     me = cfg.raft_advertise
     journal = DurableJournal(str(cfg.journal_path), decode=command_of)
     try:

@@ -438,3 +438,11 @@ def test_scaling_changes_no_pod_template(helm):
     for sts in (sts3, sts5):  # a render generates new secrets each time (an install keeps them): not a scale
         del sts["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
     assert sts3["spec"]["template"] == sts5["spec"]["template"]
+
+
+def test_recovery_names_the_survivor_only_when_asked(helm):
+    cm = next(d for d in by_kind(render(helm, None), "ConfigMap") if d["metadata"]["name"].endswith("-env"))["data"]
+    assert "TASKRAFT_FORCE_NEW_CLUSTER" not in cm
+    docs = render(helm, None, "--set", f"recovery.forceNewCluster={STATEFULSET}-0")
+    cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-env"))["data"]
+    assert cm["TASKRAFT_FORCE_NEW_CLUSTER"] == f"{STATEFULSET}-0"

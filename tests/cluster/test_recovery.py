@@ -52,3 +52,26 @@ def test_two_of_three_lost_for_good_recover_grow_back_and_converge(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(120) == 0
+
+
+def test_the_node_named_by_force_new_cluster_recovers_itself_at_start(tmp_path):
+    """The Kubernetes path (recovery.forceNewCluster): the survivor's own start does the recovery."""
+    c = LocalCluster(tmp_path, nodes=3, port_base=free_port_base(3))
+    try:
+        c.start(wait=180)
+        leader = c.wait_leader(30)
+        acked = [post_task(c.urls[leader], f"kept {i}").json()["id"] for i in range(10)]
+        for i in (2, 1, 0):
+            c.stop_node(i)
+        for i in (1, 2):
+            c.nodes[i].db.stop()
+            shutil.rmtree(c.nodes[i].home)
+        c.start_node(0, env={"TASKRAFT_FORCE_NEW_CLUSTER": "node-0"})
+        c.wait_ready(90, nodes=[0])
+        view = c.cluster_view(0)
+        assert view["role"] == "leader" and view["configuration"]["voters"] == [c.nodes[0].raft_address]
+        got = {t["id"] for t in requests.get(f"{c.urls[0]}/api/v1/tasks?limit=100", timeout=10).json()["items"]}
+        assert set(acked) <= got
+        assert post_task(c.urls[0], "alone now").status_code == 201
+    finally:
+        c.stop()

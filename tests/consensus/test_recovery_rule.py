@@ -44,3 +44,42 @@ def test_with_the_others_gone_the_node_becomes_the_only_voter_in_a_new_term(tmp_
     assert journal[-1][2] == 4 and journal.getCurrentTerm() == 4  # above every term the node knew
     journal._destroy()
     assert force_new_cluster(cfg, probe=lambda peer: True).already  # once done, nothing more is written
+
+
+def test_a_peer_back_with_an_empty_volume_counts_for_no_quorum():
+    """Its Raft port answers, but its API says it may not vote: it cannot help elect anyone."""
+    import json
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from taskraft.recovery import live_voter
+
+    answer = {"voting": {"can_vote": False}}
+
+    class View(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    api = HTTPServer(("127.0.0.1", 0), View)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    raft = socket.socket()
+    raft.bind(("127.0.0.1", 0))
+    raft.listen()
+    address, http_port = f"127.0.0.1:{raft.getsockname()[1]}", api.server_address[1]
+    try:
+        assert not live_voter(address, http_port, 1.0)
+        answer["voting"]["can_vote"] = True
+        assert live_voter(address, http_port, 1.0)
+        raft.close()
+        assert not live_voter(address, http_port, 1.0)  # its Raft port is gone
+    finally:
+        api.shutdown()
+        raft.close()
