@@ -8,12 +8,14 @@ a reachable cluster and helm.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
 
 from .test_kubernetes_failover import (  # noqa: F401  (release: the module-scoped fixture, installed here too)
     CHART,
+    HELM,
     RELEASE,
     apps,
     helm,
@@ -105,3 +107,11 @@ def test_rolling_update_under_writes(release):
     assert writes.acked and writes.most_leaders <= 1, f"{writes.most_leaders} pods were labelled leader at once"
     assert len(_configuration(http).get("voters", [])) == 3
     _all_there(http, {**release["tasks"], **writes.acked})
+
+
+def test_a_shrink_below_a_quorum_in_one_step_is_refused(release):
+    """3 -> 1 through helm: the chart looks the running StatefulSet up and refuses, naming the way."""
+    proc = subprocess.run([HELM, "upgrade", RELEASE, str(CHART), "-n", release["ns"], "--reuse-values",
+                           "--set", "replicaCount=1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "fewer than a quorum" in proc.stderr, proc.stdout + proc.stderr
+    assert apps.read_namespaced_stateful_set(RELEASE, release["ns"]).spec.replicas == 3

@@ -5,7 +5,8 @@ the StatefulSet's replica count (taskraft.k8s_membership), as on Kubernetes.
 With writers running throughout, and every node's view sampled:
   - scale-up 3 -> 5: the StatefulSet count goes to 5 and pods 3 and 4 start at once (Parallel);
   - scale-down 5 -> 3: the count goes to 3 and pods 4 and 3 get SIGTERM together (highest first);
-  - a rolling update: pods 2, 1, 0 in turn, each back and ready before the next.
+  - a rolling update: pods 2, 1, 0 in turn, each back and ready before the next;
+  - scale-up 3 -> 5 again: pod 3 on the volumes it kept, pod 4 on new empty ones.
 Checks: at most one leader per term, across configurations; every acknowledged write on every
 member; the members converge; the members follow the count.
 """
@@ -13,6 +14,7 @@ member; the members converge; the members follow the count.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -125,11 +127,20 @@ def test_scale_up_scale_down_and_a_rolling_update_under_writes(scaled):
             cluster.start_node(i)
             cluster.wait_ready(120, nodes=[i])
         wait_until(lambda: writers.acks_after(rolling) >= 20, 60, message="writes during and after the update")
+        # Scale up again: pod 3 comes back on the volumes it kept (its log stops where it was removed);
+        # pod 4's volumes are gone, so it starts empty. Both are added back.
+        shutil.rmtree(cluster.nodes[4].home)
+        scale(5)
+        for i in (3, 4):
+            cluster.start_db(i)
+            cluster.start_node(i)
+        wait_until(lambda: len(_voters(cluster, list(range(5)))) == 5, 180, message="five voters again")
+        cluster.wait_ready(120, nodes=[3, 4])
     assert writers.errors == [], writers.errors[:5]
     two = {term: nodes for term, nodes in views.leaders.items() if len(nodes) > 1}
     assert not two, f"two leaders in one term: {two}"
-    assert sorted(_voters(cluster, [0, 1, 2])) == sorted(cluster.nodes[i].raft_address for i in range(3))
+    assert sorted(_voters(cluster, list(range(5)))) == sorted(node.raft_address for node in cluster.nodes)
     acked = set(writers.acked.values())
-    for i in range(3):
+    for i in range(5):
         wait_until(lambda i=i: acked <= task_ids(cluster, i), 90, message=f"every acknowledged write on node-{i}")
-    wait_converged(cluster, [0, 1, 2], timeout=90)
+    wait_converged(cluster, list(range(5)), timeout=90)
