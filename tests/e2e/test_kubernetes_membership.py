@@ -8,6 +8,7 @@ a reachable cluster and helm.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -99,9 +100,12 @@ def test_rolling_update_under_writes(release):
     ns, http = release["ns"], release["http"]
     before = {p.metadata.name: p.metadata.uid for p in server_pods(ns)}
     with Writes(http, ns) as writes:
-        # A new pod template, as a new image tag makes one: every pod is replaced, highest ordinal first.
-        helm("upgrade", RELEASE, str(CHART), "-n", ns, "--reuse-values",
-             "--set-string", f"podAnnotations.taskraft-e2e-rollout={uuid.uuid4().hex[:8]}", "--wait", "--timeout", "15m")
+        # A new image tag (TASKRAFT_E2E_NEXT_IMAGE, loaded by the workflow), else a new pod annotation: either
+        # makes a new pod template, and every pod is replaced, highest ordinal first.
+        nxt = os.environ.get("TASKRAFT_E2E_NEXT_IMAGE")
+        change = (["--set", f"image.tag={nxt.rpartition(':')[2]}"] if nxt else
+                  ["--set-string", f"podAnnotations.taskraft-e2e-rollout={uuid.uuid4().hex[:8]}"])
+        helm("upgrade", RELEASE, str(CHART), "-n", ns, "--reuse-values", *change, "--wait", "--timeout", "15m")
         wait_for(lambda: all(p.metadata.uid != before.get(p.metadata.name) and is_ready(p) for p in server_pods(ns))
                  and len(server_pods(ns)) == 3, 900, "every pod replaced and ready", interval=3)
     assert writes.acked and writes.most_leaders <= 1, f"{writes.most_leaders} pods were labelled leader at once"
