@@ -1,12 +1,16 @@
-"""When this node stands for election: its timeout slice, and standing soon after refusing a candidate behind it.
+"""When this node stands for election: its timeout slice, standing soon after refusing a candidate behind it,
+and not standing while a peer reports commits this node's log lacks.
 
-Only liveness depends on these: Raft's vote rules keep elections safe whatever the timeouts.
+Only liveness depends on these: Raft's vote rules keep elections safe whatever the timeouts, and a
+node that refrains from standing never endangers safety.
 """
 
 from __future__ import annotations
 
 from ..config import NodeConfig, RaftTimings
 from .pysyncobj_bridge import RaftCore, raft_clock
+
+REPORT_FRESH = 2.0  # seconds a peer's report counts (reports come every half second on every link)
 
 
 def election_timeout_range(cfg: NodeConfig) -> tuple[float, float]:
@@ -32,6 +36,19 @@ class Elections:
 
     def __init__(self, timings: RaftTimings) -> None:
         self._timings = timings
+        self._peer_commits: dict[str, tuple[float, int]] = {}  # peer -> (when reported, its commit index)
+
+    def note_report(self, peer: str, commit_index: int) -> None:
+        self._peer_commits[peer] = (raft_clock(), commit_index)
+
+    def behind(self, last_index: int) -> bool:
+        """Whether a peer reported, within the last `REPORT_FRESH` seconds, a commit index above our last log
+        index. A majority then holds entries we lack and would refuse our candidacy: standing could only raise
+        our term above the leader's, after which we would ignore its appends (PySyncObj has no PreVote). So a
+        member back on an old log (removed, then re-added with its kept volume; or a partition healed) waits
+        for the leader's appends instead of standing."""
+        now = raft_clock()
+        return any(now - when < REPORT_FRESH and commit > last_index for when, commit in self._peer_commits.values())
 
     def after_vote_request(self, message: dict) -> None:
         """Having refused a candidate whose log is behind ours, stand soon unless a leader appears.

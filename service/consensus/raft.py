@@ -10,7 +10,6 @@ this is built around (see docs/architecture.md):
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
 import threading
@@ -28,7 +27,7 @@ from .links import Links
 from .membership import Configuration
 from .pysyncobj_bridge import RaftCore, SyncObjConf
 from .reconfigure import Reconfiguration
-from .replication import Replication
+from .replication import Replication, applied_entry_conflict
 from .snapshot_hooks import SnapshotHooks, finish_interrupted_compaction
 from .status import ROLES, RaftStatus, status_from_pysyncobj
 
@@ -147,6 +146,7 @@ class RaftNode:
             report = PeerReport.from_message(message)
             if report is not None:
                 self.identity.on_report(peer, report)
+                self.elections.note_report(peer, report.commit_index)
             return False
         identity = self.identity
         if identity.conflict or identity.is_foreign(peer):
@@ -176,19 +176,10 @@ class RaftNode:
         return True
 
     def _check_applied_entries(self, message: dict) -> None:
-        """An append that would replace an entry this node has applied with one of another term means the
-        log and this node's database diverged: stop before PySyncObj truncates it."""
-        core, applied = self.core, self.core.raftLastApplied
-        claims = [(message["prevLogIdx"], message["prevLogTerm"])]
-        claims += itertools.takewhile(
-            lambda claim: claim[0] <= applied, ((i, t) for _c, i, t in message.get("entries", ()))
-        )
-        for index, term in claims:
-            ours = core.entry_term(index) if index <= applied else None
-            if ours is not None and ours != term:
-                self.diverged = f"the leader replaces applied entry {index} (term {ours}) with one of term {term}"
-                log.critical("raft: %s; this node stops applying and rebuilds from the leader", self.diverged)
-                return
+        reason = applied_entry_conflict(self.core, message)
+        if reason is not None:
+            self.diverged = reason
+            log.critical("raft: %s; this node stops applying and rebuilds from the leader", reason)
 
     def _admit_while_amnesiac(self, peer: str, kind, message: dict) -> bool:
         if kind == "timeout_now":
@@ -210,9 +201,12 @@ class RaftNode:
         return self.handoff.holding_writes()
 
     def may_stand(self) -> bool:
-        """Only a voter stands; neither an amnesiac node (identity.py, rule 1) nor a diverged one."""
+        """Only a voter stands; neither an amnesiac node (identity.py, rule 1) nor a diverged one, nor one whose
+        log lacks entries a peer reports committed (elections.py)."""
         voter = self._cfg.raft_advertise in self.reconfig.current.voters
-        return voter and not self.identity.amnesiac and self.diverged is None
+        if not voter or self.identity.amnesiac or self.diverged is not None:
+            return False
+        return not self.elections.behind(self.core.log_last()[0])
 
     def _configuration_changed(self) -> None:
         """The newest configuration in the log changed (on append, truncation or snapshot install)."""

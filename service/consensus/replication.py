@@ -14,6 +14,7 @@ Three decisions PySyncObj makes in ways that cost time or resent entries (docs/a
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import TYPE_CHECKING
 
@@ -96,3 +97,18 @@ class Replication:
         if upto != self.sent_upto:
             self.sent_upto = upto
             core.send_append_entries_now()
+
+
+def applied_entry_conflict(core: RaftCore, message: dict) -> str | None:
+    """Why an append would replace an entry this node has applied with one of another term (the log and this
+    node's database diverged: stop before PySyncObj truncates it), or None."""
+    applied = core.raftLastApplied
+    claims = [(message["prevLogIdx"], message["prevLogTerm"])]
+    claims += itertools.takewhile(
+        lambda claim: claim[0] <= applied, ((i, t) for _c, i, t in message.get("entries", ()))
+    )
+    for index, term in claims:
+        ours = core.entry_term(index) if index <= applied else None
+        if ours is not None and ours != term:
+            return f"the leader replaces applied entry {index} (term {ours}) with one of term {term}"
+    return None

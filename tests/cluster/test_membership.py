@@ -7,6 +7,8 @@ Writes run throughout, and every acknowledged one must be on every member at the
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -147,3 +149,29 @@ def test_a_node_replaying_a_configuration_without_the_leader_still_follows_it(gr
     c.wait_ready(120, nodes=[second])
     _acked_everywhere(c, writers, [second])
     wait_converged(c, [0, 1, 2], timeout=90)
+
+
+def test_a_member_back_on_its_old_volume_waits_to_be_added_instead_of_standing(growing_cluster):
+    """Found by CI in the StatefulSet emulation: a member removed, then started again on the log it kept,
+    believed it was still a voter and stood again and again; its term rose above the leader's, so it ignored
+    the leader's appends once re-added, and never caught up. A node whose log lacks entries a peer reports
+    committed cannot win, so it does not stand (consensus/elections.py)."""
+    c = growing_cluster
+    leader = c.wait_leader()
+    new = c.add_node()
+    address = c.nodes[new].raft_address
+    assert _change(c, leader, "add", address).status_code == 202
+    wait_until(lambda: _members(c, leader).get(address) == "voter", 120, message="the fourth node a voter")
+    c.stop_node(new)  # its volume stays
+    assert _change(c, leader, "remove", address).status_code == 200
+    with Writers([c.urls[leader]], clients=4, prefix="without") as writers:
+        wait_until(lambda: len(writers.acked) >= 300, 60, message="writes it does not have")
+    term = c.cluster_view(leader)["term"]
+    c.start_node(new)  # back on its old log, not a member: several election timeouts pass
+    wait_until(lambda: c.cluster_view(new) is not None, 60, message="the returning node answers")
+    time.sleep(4)
+    view = c.cluster_view(new)
+    assert view["role"] != "candidate" and view["term"] <= term, view
+    assert _change(c, leader, "add", address).status_code == 202
+    wait_until(lambda: _members(c, leader).get(address) == "voter", 120, message="it is a voter again")
+    _acked_everywhere(c, writers, [new])
