@@ -36,19 +36,24 @@ class Elections:
 
     def __init__(self, timings: RaftTimings) -> None:
         self._timings = timings
-        self._peer_commits: dict[str, tuple[float, int]] = {}  # peer -> (when reported, its commit index)
+        self._peer_reports: dict[str, tuple[float, int, int]] = {}  # peer -> (when reported, its term, its commit)
 
-    def note_report(self, peer: str, commit_index: int) -> None:
-        self._peer_commits[peer] = (raft_clock(), commit_index)
+    def note_report(self, peer: str, term: int, commit_index: int) -> None:
+        self._peer_reports[peer] = (raft_clock(), term, commit_index)
 
-    def behind(self, last_index: int) -> bool:
+    def behind(self, last_index: int, term: int) -> bool:
         """Whether a peer reported, within the last `REPORT_FRESH` seconds, a commit index above our last log
-        index. A majority then holds entries we lack and would refuse our candidacy: standing could only raise
-        our term above the leader's, after which we would ignore its appends (PySyncObj has no PreVote). So a
-        member back on an old log (removed, then re-added with its kept volume; or a partition healed) waits
-        for the leader's appends instead of standing."""
+        index, at a term no lower than ours. A majority then holds entries we lack and would refuse our
+        candidacy: standing could only raise our term above the leader's, after which we would ignore its
+        appends (PySyncObj has no PreVote, and answers nothing to an append of an older term). So a member back
+        on an old log (removed, then re-added on its kept volume) waits for the leader's appends instead. A node
+        whose term is already above the reporters' (it stood while partitioned away) must stand: its vote
+        request is what carries its term to the others, so that their next leader's appends reach it."""
         now = raft_clock()
-        return any(now - when < REPORT_FRESH and commit > last_index for when, commit in self._peer_commits.values())
+        return any(
+            now - when < REPORT_FRESH and commit > last_index and reported_term >= term
+            for when, reported_term, commit in self._peer_reports.values()
+        )
 
     def after_vote_request(self, message: dict) -> None:
         """Having refused a candidate whose log is behind ours, stand soon unless a leader appears.

@@ -146,7 +146,7 @@ class RaftNode:
             report = PeerReport.from_message(message)
             if report is not None:
                 self.identity.on_report(peer, report)
-                self.elections.note_report(peer, report.commit_index)
+                self.elections.note_report(peer, report.term, report.commit_index)
             return False
         identity = self.identity
         if identity.conflict or identity.is_foreign(peer):
@@ -206,7 +206,7 @@ class RaftNode:
         voter = self._cfg.raft_advertise in self.reconfig.current.voters
         if not voter or self.identity.amnesiac or self.diverged is not None:
             return False
-        return not self.elections.behind(self.core.log_last()[0])
+        return not self.elections.behind(self.core.log_last()[0], self.core.raftCurrentTerm)
 
     def _configuration_changed(self) -> None:
         """The newest configuration in the log changed (on append, truncation or snapshot install)."""
