@@ -20,25 +20,52 @@ def port_free(port: int) -> bool:
             return False
 
 
-_next_base = [20000 + (int(time.time() * 1000) % 200) * 100]
+def ephemeral_low() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux: ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Test servers listen below the ephemeral range: a port there is never taken between our check and the
+# server's bind by the source port of some unrelated outgoing connection (CI saw gunicorn lose its port so).
+PORT_FLOOR = 12000
+_SPAN = 300
+_next_base = [PORT_FLOOR + (int(time.time() * 1000) % 50) * _SPAN]
+
+
+def _take_base() -> int:
+    base = _next_base[0]
+    _next_base[0] += _SPAN
+    if _next_base[0] + _SPAN > ephemeral_low():
+        _next_base[0] = PORT_FLOOR
+    return base
 
 
 def free_port_base(nodes: int = 3) -> int:
-    """A port base where HTTP, Raft and DB ports of `nodes` nodes are all free."""
+    """A port base below the ephemeral range where HTTP, Raft and DB ports of `nodes` nodes are all free."""
+    assert nodes < 100 and DB_OFFSET + nodes < _SPAN
     while True:
-        base = _next_base[0]
-        _next_base[0] += 300
-        if _next_base[0] > 60000:
-            _next_base[0] = 20000
+        base = _take_base()
         ports = [base + off + i for off in (0, RAFT_OFFSET, DB_OFFSET) for i in range(nodes)]
         if all(port_free(p) for p in ports):
             return base
 
 
+_spare: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """One free port below the ephemeral range (taken from a block of its own, never from a node's base)."""
+    while True:
+        if not _spare:
+            base = _take_base()
+            _spare.extend(range(base, base + _SPAN))
+        port = _spare.pop(0)
+        if port_free(port):
+            return port
 
 
 def post_task(url: str, title: str, timeout: float = 10, **extra) -> requests.Response:
