@@ -81,8 +81,10 @@ def db(make_db):
     conn.close()
 
 
-def start_cluster(tmp_path, nodes: int = 3, extra_env: dict | None = None) -> LocalCluster:
-    cluster = LocalCluster(tmp_path, nodes=nodes, port_base=free_port_base(nodes), extra_env=extra_env)
+def start_cluster(tmp_path, nodes: int = 3, extra_env: dict | None = None, room: int = 0) -> LocalCluster:
+    """`nodes` running nodes with a leader; the port base leaves room for `room` more nodes."""
+    base = free_port_base(nodes + room)
+    cluster = LocalCluster(tmp_path, nodes=nodes, port_base=base, extra_env=extra_env)
     try:
         cluster.start(wait=180)
         cluster.wait_leader(30)

@@ -12,10 +12,8 @@ import time
 import pytest
 import requests
 
-from taskraft.localcluster.cluster import LocalCluster
-
-from ..conftest import dump_logs
-from ..helpers import Writers, free_port_base, wait_converged, wait_until
+from ..conftest import dump_logs, start_cluster
+from ..helpers import Writers, wait_converged, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -23,14 +21,7 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture
 def growing_cluster(tmp_path, request):
     """Three nodes, on a port base with room for two more."""
-    c = LocalCluster(tmp_path, nodes=3, port_base=free_port_base(5))
-    try:
-        c.start(wait=180)
-        c.wait_leader(30)
-    except BaseException:
-        dump_logs(c)
-        c.stop()
-        raise
+    c = start_cluster(tmp_path, room=2)
     yield c
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         dump_logs(c, lines=80)
