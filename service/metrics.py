@@ -33,3 +33,7 @@ RAFT_FOREIGN_MESSAGES = Counter(
 )
 RAFT_VOTERS = Gauge("taskraft_raft_voters", "Voters in the newest configuration in this node's log")
 RAFT_LEARNERS = Gauge("taskraft_raft_learners", "Learners (members still catching up) in that configuration")
+CLUSTER_VIEW_GATHERINGS = Counter(
+    "taskraft_cluster_view_gatherings",
+    "Times this node asked every member for its own view (GET /api/v1/cluster/nodes; at most one per second)",
+)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from . import member_changes
 from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
+from .cluster_overview import ClusterOverview
 from .consensus.proposals import Unavailable
 from .node import Diverged
 from .state import queries
@@ -29,6 +30,7 @@ class TaskraftNodePort:
 
     def __init__(self, node: TaskraftNode):
         self._node = node
+        self._overview = ClusterOverview(node.cluster_view)
 
     @property
     def started(self) -> bool:
@@ -77,6 +79,9 @@ class TaskraftNodePort:
 
     def cluster_view(self) -> dict:
         return self._node.cluster_view()
+
+    def cluster_overview(self) -> dict:
+        return self._overview.get()
 
     def change_members(self, action: str, target: str, *, deadline: float, forwarded: bool) -> tuple[int, dict]:
         return member_changes.change_members(self._node, action, target, deadline, forwarded)

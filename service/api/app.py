@@ -10,9 +10,11 @@ from flask.json.provider import DefaultJSONProvider
 from .. import metrics
 from ..web import bp as web_bp
 from . import errors, members, ops, tasks
-from .node_access import EXTENSION
+from .node_access import EXTENSION, current_port
 from .port import NodePort
 from .validation import MAX_BODY
+
+NODE_HEADER = "X-Taskraft-Node"  # on every answer: the node that gave it (behind one address, which one did)
 
 
 def create_app(node: NodePort | None = None) -> Flask:
@@ -39,6 +41,9 @@ def create_app(node: NodePort | None = None) -> Flask:
         metrics.HTTP_DURATION.labels(route=rule, method=request.method, status=str(response.status_code)).observe(
             time.perf_counter() - getattr(g, "started", time.perf_counter())
         )
+        port = current_port()
+        if port is not None:
+            response.headers[NODE_HEADER] = port.node_id
         return response
 
     return app

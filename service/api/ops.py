@@ -1,4 +1,4 @@
-"""Operational routes: cluster view, liveness, readiness, metrics."""
+"""Operational routes: cluster views, liveness, readiness, metrics."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/api/v1/cluster")
 def cluster():
+    """This node's own view; it never asks another node (the gathering below asks each member this)."""
     return jsonify(node().cluster_view())
+
+
+@bp.get("/api/v1/cluster/nodes")
+def cluster_nodes():
+    """Every member's own view, gathered by this node (cluster_overview.py): one address shows them all."""
+    return jsonify(node().cluster_overview())
 
 
 @bp.get("/healthz")

@@ -109,6 +109,10 @@ class NodePort(Protocol):
         """This node's Raft view and the members, as `GET /api/v1/cluster` returns it."""
         ...
 
+    def cluster_overview(self) -> dict:
+        """Every member's own view as this node gathered it (`GET /api/v1/cluster/nodes`), at most a second old."""
+        ...
+
     def change_members(self, action: str, target: str, *, deadline: float, forwarded: bool) -> tuple[int, dict]:
         """Add a member ("add", its Raft address) or remove one ("remove", its address or node id) through the
         leader; (HTTP status, body) once applied here. Raises MembershipRefused."""

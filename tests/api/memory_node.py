@@ -21,6 +21,7 @@ from taskraft.api.port import (
     Readiness,
     Task,
 )
+from taskraft.cluster_overview import ClusterOverview
 from taskraft.configuration import Configuration
 from taskraft.consensus.reconfigure import ChangeRefused, plan
 from taskraft.state.machine import MAX_TASK_ID, OpResult
@@ -46,6 +47,7 @@ class MemoryNode:
         self.configuration = Configuration(frozenset([raft_address]))
         self.reachable: set[str] | None = None  # voters this node hears from (None: every voter)
         self.change_pending = False  # a membership change not yet committed: the next one is refused
+        self.overview = ClusterOverview(self.cluster_view)  # the peers have no API URL here: listed unreachable
 
     @property
     def node_id(self) -> str:
@@ -218,6 +220,9 @@ class MemoryNode:
                 for address in sorted(self.configuration.members)
             ],
         }
+
+    def cluster_overview(self) -> dict:
+        return self.overview.get()
 
     def change_members(self, action: str, target: str, *, deadline: float, forwarded: bool) -> tuple[int, dict]:
         """The leader's checks of consensus/reconfigure.plan, applied at once (no log, no promotion)."""

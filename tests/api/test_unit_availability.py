@@ -83,7 +83,9 @@ def starting_client(request):
     return app.test_client()
 
 
-@pytest.mark.parametrize("method, path, body", API_ROUTES + [("get", "/api/v1/cluster", None)])
+@pytest.mark.parametrize(
+    "method, path, body", API_ROUTES + [("get", "/api/v1/cluster", None), ("get", "/api/v1/cluster/nodes", None)]
+)
 def test_starting_node_answers_503_starting(starting_client, method, path, body):
     r = _call(starting_client, method, path, body)
     error_of(r, 503, "starting")

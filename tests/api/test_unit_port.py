@@ -27,7 +27,7 @@ MEMBERS = sorted(name for name in vars(NodePort) if not name.startswith("_"))
 def test_the_port_is_small():
     assert MEMBERS == sorted([
         "started", "node_id", "raft_address", "request_timeout", "submit", "get_task", "list_tasks",
-        "task_history", "readiness", "cluster_view", "task_counts", "change_members",
+        "task_history", "readiness", "cluster_view", "cluster_overview", "task_counts", "change_members",
     ])
 
 
@@ -127,6 +127,8 @@ def test_adapter_settings_and_pass_throughs():
     assert (port.started, port.node_id, port.raft_address, port.request_timeout) == (True, "node-7", "10.0.0.7:8180", 2.5)
     assert port.readiness() == Readiness(False, ["no known leader"]) and port.readiness().ready is False
     assert port.cluster_view() == {"node_id": "node-7"}
+    overview = port.cluster_overview()
+    assert overview["node_id"] == "node-7" and overview["nodes"] == [] and port.cluster_overview() is overview
     assert TaskraftNodePort(_node(started=False)).started is False
 
 

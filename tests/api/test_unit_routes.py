@@ -189,6 +189,7 @@ def test_a_state_machine_rejection_is_400(client, memory_node):
         ("patch", "/api/v1/tasks", {"GET", "POST"}),
         ("post", "/api/v1/tasks/1/history", {"GET"}),
         ("post", "/api/v1/cluster", {"GET"}),
+        ("delete", "/api/v1/cluster/nodes", {"GET"}),
         ("post", "/readyz", {"GET"}),
         ("delete", "/healthz", {"GET"}),
     ],
