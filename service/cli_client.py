@@ -259,9 +259,13 @@ def tasks_history(task_id, as_json) -> None:
 # -- cluster status ------------------------------------------------------------------------------
 
 
+def _seconds(value) -> str | None:
+    return f"{value:.1f}s" if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _status_table(rows: list[dict]) -> str:
     return format_table(
-        ["node", "url", "role", "term", "commit index", "applied index", "lag", "reachable"],
+        ["node", "url", "role", "term", "commit index", "applied index", "lag", "contact", "reachable"],
         [
             [
                 r["node_id"] or "?",
@@ -271,6 +275,7 @@ def _status_table(rows: list[dict]) -> str:
                 r["commit_index"],
                 r["last_applied"],
                 r["lag"],
+                _seconds(r.get("last_contact_s")),
                 r["reachable"],
             ]
             for r in rows
@@ -285,10 +290,11 @@ def _status_table(rows: list[dict]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON (one document per refresh).")
 @connection_options
 def cluster_status(watch, interval, count, as_json) -> None:
-    """One row per node: role, term, commit index, applied index, lag, reachable.
+    """One row per member: role, term, commit index, applied index, lag, last contact, reachable.
 
-    Asks every node for its own view (the given URLs plus the members they report). Exits 3 if no
-    node answers.
+    One node is enough (a Service or a port-forward will do): it asks every member for its own view
+    over the cluster's network. CONTACT is the seconds since the leader last heard from the member.
+    Exits 3 if no node answers.
     """
     client = _client()
     shown = 0

@@ -254,12 +254,56 @@ class Client:
         except (requests.RequestException, ValueError):
             return None
 
-    def cluster_status(self, timeout: float = 2.0) -> list[dict]:
-        """One row per node: the known URLs plus every api_url the answering nodes report.
+    def cluster_overview(self, timeout: float = 3.0) -> dict | None:
+        """Every member's own view as one node gathered it (/api/v1/cluster/nodes), from the first given node
+        that answers, starting with the one that answered last; None if none does."""
+        for step in range(len(self.urls)):
+            url = self.urls[(self._preferred + step) % len(self.urls)]
+            try:
+                r = self.session.get(url + "/api/v1/cluster/nodes", timeout=timeout)
+                overview = r.json() if r.status_code == 200 else None
+            except (requests.RequestException, ValueError):
+                continue
+            if isinstance(overview, dict) and isinstance(overview.get("nodes"), list):
+                self.last_url = url
+                return overview
+        return None
 
-        Row: {url, node_id, reachable, role, term, commit_index, last_applied, lag, leader, has_quorum}.
-        lag = the highest commit index seen minus this node's applied index.
+    def cluster_status(self, timeout: float = 2.0) -> list[dict]:
+        """One row per member: {url, node_id, reachable, role, term, commit_index, last_applied, lag, leader,
+        has_quorum, membership, last_contact_s}, each member's own view.
+
+        One node that answers is enough: it gathers every member's view over the cluster's own network (so
+        `--url` can be a Service or a port-forward). lag = the highest commit index seen minus the member's
+        applied index; last_contact_s = seconds since the leader last heard from it. If no node gathers
+        (none answers, or they predate /api/v1/cluster/nodes), each given URL and the members they report
+        are asked directly.
         """
+        overview = self.cluster_overview(timeout + 1.0)
+        if overview is None:
+            return self._asked_directly(timeout)
+        rows = []
+        for member in overview["nodes"]:
+            rows.append(
+                {
+                    "url": member.get("api_url"),
+                    "node_id": member.get("node_id"),
+                    "reachable": bool(member.get("reachable")),
+                    "role": member.get("role"),
+                    "term": member.get("term"),
+                    "commit_index": member.get("commit_index"),
+                    "last_applied": member.get("last_applied"),
+                    "lag": member.get("lag"),
+                    "leader": member.get("leader_id"),
+                    "has_quorum": member.get("has_quorum"),
+                    "membership": member.get("membership"),
+                    "last_contact_s": member.get("last_contact_s"),
+                }
+            )
+        return rows
+
+    def _asked_directly(self, timeout: float) -> list[dict]:
+        """Rows from each node's own view: the given URLs plus every api_url the answering nodes report."""
         urls = list(self.urls)
         views: dict[str, dict | None] = {}
         ids: dict[str, str] = {}

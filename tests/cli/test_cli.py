@@ -7,7 +7,8 @@ import json
 import pytest
 import requests
 
-from ..helpers import post_task
+from ..helpers import post_task, wait_until
+from ..tcp_proxy import RoundRobinProxy
 from .run import BOGUS, run
 
 pytestmark = pytest.mark.cluster
@@ -98,7 +99,9 @@ def test_cluster_status_table_json_and_watch(cluster):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("leader: node-")
-    assert lines[1].split() == ["NODE", "URL", "ROLE", "TERM", "COMMIT", "INDEX", "APPLIED", "INDEX", "LAG", "REACHABLE"]
+    assert lines[1].split() == [
+        "NODE", "URL", "ROLE", "TERM", "COMMIT", "INDEX", "APPLIED", "INDEX", "LAG", "CONTACT", "REACHABLE"
+    ]
     assert len(lines) == 5 and sum(" leader " in line for line in lines[2:]) == 1
 
     r = run("cluster", "status", "--data-dir", str(cluster.data_dir), "--json")
@@ -117,6 +120,38 @@ def test_cluster_status_table_json_and_watch(cluster):
     assert len(docs) == 3 and all(len(d["nodes"]) == 3 for d in docs)
     r = run("cluster", "status", "--url", cluster.urls[1], "--watch", "--interval", "0.2", "--count", "2")
     assert r.returncode == 0 and r.stdout.count("leader: ") == 2
+
+
+def test_cluster_status_through_one_address_shows_every_member(cluster):
+    """One URL that is neither node (a round-robin proxy, as a Service or a port-forward would be), and a
+    CLI that can reach nothing else: its HTTP proxy goes nowhere except for the proxy's own address."""
+    cluster.wait_ready(60)
+    with RoundRobinProxy(cluster.urls, host="127.0.0.2") as proxy:
+        wait_until(lambda: len(proxy.ready) == 3, 30, message="every node ready behind the proxy")
+        only_the_proxy = {"HTTP_PROXY": BOGUS, "http_proxy": BOGUS, "NO_PROXY": "127.0.0.2", "no_proxy": "127.0.0.2"}
+        # the nodes' own URLs are out of reach for this CLI...
+        r = run("tasks", "--url", cluster.urls[0], "--timeout", "1", "list", env=only_the_proxy)
+        assert r.returncode == 3, (r.stdout, r.stderr)
+        # ...yet one address shows all three members, each in its own words
+        r = run("cluster", "status", "--url", proxy.url, "--json", env=only_the_proxy)
+        assert r.returncode == 0, r.stderr
+        rows = json.loads(r.stdout)["nodes"]
+        assert [row["node_id"] for row in rows] == ["node-0", "node-1", "node-2"]
+        assert [row["url"] for row in rows] == cluster.urls
+        assert all(row["reachable"] and row["membership"] == "voter" for row in rows), rows
+        assert sorted(row["role"] for row in rows) == ["follower", "follower", "leader"]
+        leader = next(row["node_id"] for row in rows if row["role"] == "leader")
+        for row in rows:
+            assert row["leader"] == leader and row["term"] >= 1
+            assert row["lag"] >= 0 and row["last_applied"] <= row["commit_index"]
+            assert row["last_contact_s"] is None if row["node_id"] == leader else row["last_contact_s"] >= 0
+
+        r = run("cluster", "status", "--url", proxy.url, env=only_the_proxy)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0] == f"leader: {leader}"
+        assert [line.split()[0] for line in lines[2:]] == ["node-0", "node-1", "node-2"]
+        assert all(line.split()[-1] == "yes" for line in lines[2:]) and len(proxy.chosen) >= 2
 
 
 def test_exit_code_1_for_usage(cluster, urls):
