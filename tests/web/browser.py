@@ -34,3 +34,32 @@ def publish(src: Path, name: str) -> None:
         return
     DOC_IMAGES.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
+
+
+def only_origin(page, origin: str) -> list[str]:
+    """Let the page reach `origin` alone, as a browser that can resolve nothing else: every request to
+    another address is aborted and listed in the returned list (which a test can require to stay empty)."""
+    origin = origin.rstrip("/")
+    blocked: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url == origin or url.startswith(origin + "/"):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort("addressunreachable")
+
+    page.route("**/*", route)
+    return blocked
+
+
+def create_in_page(page, title: str) -> int:
+    """Create a task through the page's form; its id once its card shows in "To do"."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_role("button", name="Add task").click()
+    created = page.locator('[data-list="todo"] li.card', has_text=title)
+    expect(created).to_have_count(1, timeout=30000)
+    return int(created.get_attribute("data-task-id"))

@@ -101,7 +101,7 @@ def test_api_tasks_show_in_their_columns_and_the_panel_marks_the_leader(cluster,
         row = rows.nth(i)
         expect(row).to_have_attribute("data-node", node.node_id)
         expect(row.locator(".node-url")).to_have_text(node.url)
-        expect(row.locator("td").nth(4)).to_have_text("✓ yes")
+        expect(row.locator("td").nth(6)).to_have_text("✓ yes")
         if i == leader:
             expect(row).to_have_attribute("data-role", "leader")
             expect(row).to_have_class(re.compile(r"\bleader\b"))

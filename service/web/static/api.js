@@ -1,13 +1,16 @@
-// A fetch wrapper that fails over between nodes.
+// Requests to the page's own origin, retried until they get an answer.
 //
-// Any node accepts any request. A request goes to the node that answered last (first: the node
-// that served this page) and moves on to the next known node on a network error, a timeout or a
-// 5xx (503 no_quorum / starting / database_unavailable). Writes carry an Idempotency-Key created
-// once per logical request and reused on every retry, so a write whose outcome was unknown is
-// applied at most once.
+// Every request is relative: it goes to the address that served the page (a node, a Kubernetes
+// Service, an ingress or a port-forward), never to a node's own URL, which a browser outside the
+// cluster may not reach. Any node accepts any request. On a network error, a timeout or a 5xx
+// (503 no_quorum / starting / database_unavailable) the request is sent again to the same address
+// after a short pause: the next connection may reach another node. Writes carry an Idempotency-Key
+// created once per logical request and reused on every retry, so a write whose outcome was unknown
+// is applied at most once.
 
 const ATTEMPT_TIMEOUT_MS = 8000; // above the server's request timeout (5 s): its 503 arrives first
 const DEADLINE_MS = 30000;
+const NODE_HEADER = "X-Taskraft-Node"; // which node answered
 
 export class ApiError extends Error {
   constructor(status, code, message, body) {
@@ -27,27 +30,67 @@ export function newKey() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// "/api/v1/tasks" -> "api/v1/tasks": resolved against the page's own URL, so a path prefix in front
+// of the page (an ingress rule) is kept.
+const relative = (path) => path.replace(/^\/+/, "");
+
+// A gateway in front of the nodes answers these when it reaches none: the same as no connection.
+const GATEWAY = new Set([502, 504]);
+
 export class Api {
-  constructor(origin) {
-    this.nodes = [origin];
-    this.preferred = 0;
-    this.listeners = new Set();
+  constructor() {
+    this.online = true; // false from a request that got no answer until one that got one
+    this.node = null; // the node id that answered last
+    this.nodeListeners = new Set();
+    this.connectionListeners = new Set();
   }
 
-  // Add node URLs learned from /api/v1/cluster.
-  addNodes(urls) {
-    for (const url of urls) {
-      const clean = (url || "").replace(/\/+$/, "");
-      if (clean && !this.nodes.includes(clean)) this.nodes.push(clean);
+  // listener(nodeId) after every answer
+  onAnswer(listener) {
+    this.nodeListeners.add(listener);
+  }
+
+  // listener(online) when the connection to the origin is lost or back
+  onConnection(listener) {
+    this.connectionListeners.add(listener);
+  }
+
+  setOnline(online) {
+    if (online === this.online) return;
+    this.online = online;
+    for (const listener of this.connectionListeners) listener(online);
+  }
+
+  answered(response) {
+    const gateway = GATEWAY.has(response.status);
+    this.setOnline(!gateway);
+    const node = response.headers.get(NODE_HEADER);
+    if (node) {
+      this.node = node;
+      for (const listener of this.nodeListeners) listener(node);
     }
+    return !gateway;
   }
 
-  onUse(listener) {
-    this.listeners.add(listener);
-  }
-
-  get current() {
-    return this.nodes[this.preferred];
+  // One attempt: the Response, or null when no answer came (network error, timeout, gateway error).
+  async attempt(method, path, { body, headers = {}, timeoutMs = ATTEMPT_TIMEOUT_MS } = {}) {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+    try {
+      const response = await fetch(relative(path), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: ctrl.signal,
+        cache: "no-store",
+      });
+      return this.answered(response) ? response : null;
+    } catch {
+      this.setOnline(false);
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async request(method, path, { body, headers = {}, write = false, deadlineMs = DEADLINE_MS } = {}) {
@@ -57,40 +100,23 @@ export class Api {
     const end = Date.now() + deadlineMs;
     let last = "no attempt";
     for (let round = 0; ; round++) {
-      const count = this.nodes.length;
-      for (let step = 0; step < count; step++) {
-        const i = (this.preferred + step) % this.nodes.length;
-        const base = this.nodes[i];
-        const remaining = end - Date.now();
-        if (remaining <= 0) {
-          throw new ApiError(0, "unavailable", `no node answered within ${deadlineMs / 1000}s (last: ${last})`);
-        }
-        const ctrl = new AbortController();
-        const timer = setTimeout(() => ctrl.abort(), Math.min(ATTEMPT_TIMEOUT_MS, remaining));
-        let response;
-        try {
-          response = await fetch(base + path, {
-            method,
-            headers: hdrs,
-            body: body === undefined ? undefined : JSON.stringify(body),
-            signal: ctrl.signal,
-            cache: "no-store",
-          });
-        } catch (err) {
-          last = `${base}: ${err.name === "AbortError" ? "timeout" : "network error"}`;
-          continue;
-        } finally {
-          clearTimeout(timer);
-        }
-        if (response.status >= 500) {
-          last = `${base}: ${response.status}`;
-          continue;
-        }
-        this.preferred = i;
-        for (const listener of this.listeners) listener(base);
+      const remaining = end - Date.now();
+      if (remaining <= 0) {
+        throw new ApiError(0, "unavailable", `no answer within ${deadlineMs / 1000}s (last: ${last})`);
+      }
+      const response = await this.attempt(method, path, {
+        body,
+        headers: hdrs,
+        timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+      });
+      if (response === null) {
+        last = "no connection";
+      } else if (response.status >= 500) {
+        last = `HTTP ${response.status}`;
+      } else {
         return this.decode(response);
       }
-      await sleep(Math.min(150 * 2 ** round, 1000));
+      await sleep(Math.min(150 * 2 ** round, 1000, Math.max(0, end - Date.now())));
     }
   }
 
@@ -109,6 +135,14 @@ export class Api {
       throw new ApiError(response.status, err.code || "http_error", err.message || `HTTP ${response.status}`, data);
     }
     return { status: response.status, data, etag: response.headers.get("ETag") };
+  }
+
+  // Every member's own view, gathered by the node that answers (one attempt: the panel polls).
+  async clusterNodes(timeoutMs = 3000) {
+    const response = await this.attempt("GET", "/api/v1/cluster/nodes", { timeoutMs });
+    if (response === null) return null;
+    if (!response.ok) throw new ApiError(response.status, "http_error", `HTTP ${response.status}`, null);
+    return response.json();
   }
 
   // -- tasks --
@@ -135,19 +169,5 @@ export class Api {
   deleteTask(id, version) {
     const headers = version ? { "If-Match": `"${version}"` } : {};
     return this.request("DELETE", `/api/v1/tasks/${id}`, { headers, write: true });
-  }
-}
-
-// One node's own view, no failover: the cluster panel asks every node itself.
-export async function nodeView(base, timeoutMs = 1500) {
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
-  try {
-    const r = await fetch(`${base}/api/v1/cluster`, { signal: ctrl.signal, cache: "no-store" });
-    return r.ok ? await r.json() : null;
-  } catch {
-    return null;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -9,7 +9,7 @@ const PAGE = Math.min(500, Math.max(1, Number(new URLSearchParams(window.locatio
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
-const api = new Api(window.location.origin);
+const api = new Api(); // relative URLs only: the page's own origin
 const state = { tasks: new Map(), next: null, filter: "" };
 
 // -- notices ---------------------------------------------------------------------------------------
@@ -284,8 +284,17 @@ async function create(e) {
 
 // -- start -----------------------------------------------------------------------------------------
 
-api.onUse((base) => {
-  $("#via").textContent = base === window.location.origin ? `${base} (this node)` : `${base} (failover)`;
+api.onAnswer((node) => {
+  $("#via").textContent = `${window.location.host} (answered by ${node})`;
+});
+api.onConnection((online) => {
+  const banner = $("#connection");
+  document.body.dataset.connection = online ? "ok" : "lost";
+  banner.hidden = online;
+  if (online) {
+    announce("Connection restored.");
+    loadFirst(); // what changed meanwhile
+  }
 });
 $("#create-form").addEventListener("submit", create);
 $("#load-more").addEventListener("click", loadMore);
@@ -296,7 +305,9 @@ $("#filter").addEventListener("change", (e) => {
 });
 
 const panel = new ClusterPanel(api, {
+  table: $("#cluster-table"),
   rows: $("#cluster-rows"),
+  source: $("#cluster-source"),
   summary: $("#cluster-summary"),
   notice: $("#leader-notice"),
   announce,

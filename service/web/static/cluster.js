@@ -1,5 +1,6 @@
-// The cluster panel: every second, ask each known node for its own /api/v1/cluster view.
-import { nodeView } from "./api.js";
+// The cluster panel: every second, ask the page's own origin for every member's own view
+// (/api/v1/cluster/nodes). The node that answers gathers them over the cluster's network, so the
+// panel shows every member even when the browser reaches only one address.
 
 const POLL_MS = 1000;
 
@@ -13,30 +14,28 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+const shown = (value) => (value === null || value === undefined ? "—" : String(value));
+
+function contact(member, leaderId) {
+  if (member.node_id && member.node_id === leaderId) return "leader";
+  const s = member.last_contact_s;
+  return typeof s === "number" ? `${s.toFixed(1)} s` : "—";
+}
+
+const clock = (epochSeconds) => new Date(epochSeconds * 1000).toLocaleTimeString([], { hour12: false });
+
 export class ClusterPanel {
-  constructor(api, { rows, summary, notice, announce }) {
+  constructor(api, { table, rows, summary, notice, source, announce }) {
     this.api = api;
+    this.table = table;
     this.rows = rows;
     this.summary = summary;
     this.notice = notice;
+    this.source = source;
     this.announce = announce;
-    this.nodes = []; // [{url, nodeId}]
     this.leader = null; // node id of the leader last shown
+    this.last = null; // the last view shown
     this.busy = false;
-    this.addUrls(api.nodes);
-  }
-
-  addUrls(urls, ids = {}) {
-    for (const raw of urls) {
-      const url = (raw || "").replace(/\/+$/, "");
-      if (!url) continue;
-      const known = this.nodes.find((n) => n.url === url);
-      if (known) {
-        if (!known.nodeId && ids[url]) known.nodeId = ids[url];
-      } else {
-        this.nodes.push({ url, nodeId: ids[url] || null });
-      }
-    }
   }
 
   start() {
@@ -48,77 +47,76 @@ export class ClusterPanel {
     if (this.busy) return;
     this.busy = true;
     try {
-      const views = await Promise.all(this.nodes.map((n) => nodeView(n.url)));
-      const learned = [];
-      const ids = {};
-      views.forEach((view, i) => {
-        if (!view) return;
-        this.nodes[i].nodeId = view.node_id;
-        for (const m of view.nodes || []) {
-          if (m.api_url) {
-            learned.push(m.api_url);
-            if (m.node_id) ids[m.api_url.replace(/\/+$/, "")] = m.node_id;
-          }
-        }
-      });
-      if (learned.length) {
-        this.addUrls(learned, ids);
-        this.api.addNodes(learned);
-      }
-      this.render(views);
+      const overview = await this.api.clusterNodes();
+      if (overview && Array.isArray(overview.nodes)) this.render(overview);
+      else this.lost("No answer from this address");
+    } catch (err) {
+      // an answer without the view: a node still starting (503), or one that predates it (404)
+      this.lost(`The node that answered has no view to show (HTTP ${err.status || "?"})`);
     } finally {
       this.busy = false;
     }
   }
 
-  // The leader, as told by the answering node with the highest term that knows one.
-  static leaderOf(views) {
-    let best = null;
-    for (const v of views) {
-      if (!v || !v.leader_id) continue;
-      if (!best || v.term > best.term) best = v;
-    }
-    return best ? best.leader_id : null;
+  // No answer: keep the members last shown, marked as an old view, and keep asking.
+  lost(why) {
+    this.table.classList.add("stale");
+    this.summary.dataset.leader = "";
+    this.summary.dataset.state = "lost";
+    this.summary.textContent = this.last
+      ? `${why} — retrying · last view ${clock(this.last.collected_at)}`
+      : `${why} — retrying`;
   }
 
-  render(views) {
-    // dedupe: the same node may be known under two URLs (the page's origin and its api_url)
-    const byId = new Map();
-    this.nodes.forEach((n, i) => {
-      const key = views[i] ? views[i].node_id : n.nodeId || n.url;
-      const prev = byId.get(key);
-      if (!prev || (!prev.view && views[i])) byId.set(key, { node: n, view: views[i] || null, key });
-    });
-    const entries = [...byId.values()].sort((a, b) => String(a.key).localeCompare(String(b.key)));
-    const leader = ClusterPanel.leaderOf(views);
+  render(overview) {
+    this.last = overview;
+    this.table.classList.remove("stale");
+    this.summary.dataset.state = "ok";
+    const leader = overview.leader_id || null;
+    const members = [...overview.nodes].sort((a, b) =>
+      String(a.node_id ?? a.raft_address).localeCompare(String(b.node_id ?? b.raft_address)),
+    );
     this.rows.replaceChildren(
-      ...entries.map(({ node, view, key }) => {
-        const isLeader = view && view.role === "leader";
-        const name = view ? view.node_id : node.nodeId || node.url;
-        const role = view ? view.role : "—";
-        const tr = el(
+      ...members.map((m) => {
+        const name = m.node_id || m.raft_address;
+        const isLeader = m.reachable && leader !== null && m.node_id === leader;
+        const role = m.reachable ? m.role || "—" : "—";
+        return el(
           "tr",
           {
-            class: [isLeader ? "leader" : "", view ? "" : "down"].join(" ").trim(),
+            class: [isLeader ? "leader" : "", m.reachable ? "" : "down"].join(" ").trim(),
             "data-node": String(name),
-            "data-role": view ? view.role : "unreachable",
+            "data-role": m.reachable ? String(m.role) : "unreachable",
+            "data-membership": String(m.membership),
           },
-          el("th", { scope: "row" }, el("span", { class: "node-name" }, name), el("span", { class: "node-url" }, node.url)),
+          el(
+            "th",
+            { scope: "row" },
+            el("span", { class: "node-name" }, name),
+            el("span", { class: "node-url" }, m.api_url || m.raft_address),
+          ),
           el("td", {}, isLeader ? el("strong", { class: "role-badge" }, "★ leader") : role),
-          el("td", {}, view ? String(view.term) : "—"),
-          el("td", {}, view ? String(view.commit_index) : "—"),
-          el("td", {}, view ? String(view.last_applied) : "—"),
-          el("td", {}, view ? el("span", { class: "ok" }, "✓ yes") : el("span", { class: "bad" }, "✗ no")),
+          el("td", {}, shown(m.term)),
+          el("td", {}, shown(m.commit_index)),
+          el("td", {}, shown(m.last_applied)),
+          el("td", {}, shown(m.lag)),
+          el("td", {}, contact(m, leader)),
+          el(
+            "td",
+            m.reachable ? {} : { title: m.error || "did not answer" },
+            m.reachable ? el("span", { class: "ok" }, "✓ yes") : el("span", { class: "bad" }, "✗ no"),
+          ),
         );
-        return tr;
       }),
     );
-    const answering = entries.filter((e) => e.view).length;
-    const top = Math.max(0, ...views.filter(Boolean).map((v) => v.term));
+    const answering = members.filter((m) => m.reachable).length;
+    const leaderRow = members.find((m) => m.node_id === leader && m.reachable);
+    const term = leaderRow ? leaderRow.term : overview.term;
     this.summary.textContent = leader
-      ? `Leader: ${leader} · term ${top} · ${answering} of ${entries.length} nodes answer`
-      : `No leader right now · ${answering} of ${entries.length} nodes answer`;
+      ? `Leader: ${leader} · term ${term} · ${answering} of ${members.length} nodes answer`
+      : `No leader right now · ${answering} of ${members.length} nodes answer`;
     this.summary.dataset.leader = leader || "";
+    this.source.textContent = `Each member's own view, gathered by ${overview.node_id} at ${clock(overview.collected_at)}.`;
     if (leader && this.leader && leader !== this.leader) {
       const text = `Leader changed: ${this.leader} → ${leader}`;
       this.notice.textContent = text;
