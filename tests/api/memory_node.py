@@ -67,7 +67,7 @@ class MemoryNode:
         with self._lock:
             self.submitted.append(op)
             if not self.quorum:
-                raise QuorumUnavailable()
+                raise QuorumUnavailable
             self.log_index += 1
             return self._apply(op)
 
@@ -91,17 +91,22 @@ class MemoryNode:
             result, task_id = OpResult(c.REJECTED, message=f"unknown operation {kind!r}"), None
         result = OpResult(result.outcome, result.task, result.message, self.log_index)
         self._recorded[op["rid"]] = (op["fp"], result)
-        self.history.append((task_id, {
-            "log_index": self.log_index,
-            "op_seq": 0,
-            "term": self.term,
-            "op": kind,
-            "origin_node": op["origin"],
-            "request_id": op["rid"],
-            "payload": dict(args),
-            "outcome": result.outcome,
-            "applied_at": ms_to_rfc3339(ts_ms),
-        }))
+        self.history.append(
+            (
+                task_id,
+                {
+                    "log_index": self.log_index,
+                    "op_seq": 0,
+                    "term": self.term,
+                    "op": kind,
+                    "origin_node": op["origin"],
+                    "request_id": op["rid"],
+                    "payload": dict(args),
+                    "outcome": result.outcome,
+                    "applied_at": ms_to_rfc3339(ts_ms),
+                },
+            )
+        )
         return result
 
     def _create(self, op: dict, args: dict, ts_ms: int) -> tuple[OpResult, int | None]:
@@ -162,9 +167,9 @@ class MemoryNode:
         if consistency not in ("linearizable", "local"):
             raise ValueError(f"unknown consistency {consistency!r}")
         if consistency == "linearizable" and not self.quorum:
-            raise QuorumUnavailable()
+            raise QuorumUnavailable
         if not self.database_up:
-            raise DatabaseUnavailable()
+            raise DatabaseUnavailable
 
     def get_task(self, task_id: int, *, consistency: Consistency, deadline: float) -> Task | None:
         with self._lock:
@@ -178,7 +183,8 @@ class MemoryNode:
         with self._lock:
             self._reading(consistency)
             rows = [
-                dict(t) for i, t in sorted(self.tasks.items())
+                dict(t)
+                for i, t in sorted(self.tasks.items())
                 if (status is None or t["status"] == status) and (after is None or i > after)
             ][: limit + 1]
         items = rows[:limit]
@@ -201,8 +207,13 @@ class MemoryNode:
 
     def cluster_view(self) -> dict:
         leader = self._raft_address if self.quorum else None
-        me = {"node_id": self._node_id, "raft_address": self._raft_address, "api_url": None, "reachable": True,
-              "role": "leader" if self.quorum else "candidate"}
+        me = {
+            "node_id": self._node_id,
+            "raft_address": self._raft_address,
+            "api_url": None,
+            "reachable": True,
+            "role": "leader" if self.quorum else "candidate",
+        }
         return {
             "node_id": self._node_id,
             "raft_address": self._raft_address,
@@ -243,7 +254,7 @@ class MemoryNode:
     def task_counts(self) -> dict[str, int]:
         with self._lock:
             if not self.database_up:
-                raise DatabaseUnavailable()
+                raise DatabaseUnavailable
             counts: dict[str, int] = {}
             for task in self.tasks.values():
                 counts[task["status"]] = counts.get(task["status"], 0) + 1

@@ -72,8 +72,17 @@ def test_body_over_64_kib(url):
     _error(r, 413, "payload_too_large")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/tasks/999999", "/api/v1/tasks/abc", "/api/v1/nope", "/api/v1/tasks/0",
-                                  "/api/v1/tasks/99999999999999999999999", "/api/v1/tasks/999999/history"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/tasks/999999",
+        "/api/v1/tasks/abc",
+        "/api/v1/nope",
+        "/api/v1/tasks/0",
+        "/api/v1/tasks/99999999999999999999999",
+        "/api/v1/tasks/999999/history",
+    ],
+)
 def test_not_found(url, path):
     _error(requests.get(url + path, timeout=10), 404, "not_found")
 
@@ -94,17 +103,22 @@ def test_empty_patch_is_invalid(url, task):
 
 
 def test_if_match_mismatch_gives_412_and_changes_nothing(url, task):
-    r = requests.patch(f"{url}/api/v1/tasks/{task['id']}", json={"title": "new"}, headers={"If-Match": '"42"'},
-                       timeout=10)
+    r = requests.patch(
+        f"{url}/api/v1/tasks/{task['id']}", json={"title": "new"}, headers={"If-Match": '"42"'}, timeout=10
+    )
     _error(r, 412, "precondition_failed")
-    _error(requests.delete(f"{url}/api/v1/tasks/{task['id']}", headers={"If-Match": '"42"'}, timeout=10),
-           412, "precondition_failed")
+    _error(
+        requests.delete(f"{url}/api/v1/tasks/{task['id']}", headers={"If-Match": '"42"'}, timeout=10),
+        412,
+        "precondition_failed",
+    )
     assert requests.get(f"{url}/api/v1/tasks/{task['id']}", timeout=10).json()["title"] == "target"
 
 
 def test_malformed_if_match(url, task):
-    r = requests.patch(f"{url}/api/v1/tasks/{task['id']}", json={"title": "n"}, headers={"If-Match": "soon"},
-                       timeout=10)
+    r = requests.patch(
+        f"{url}/api/v1/tasks/{task['id']}", json={"title": "n"}, headers={"If-Match": "soon"}, timeout=10
+    )
     _error(r, 400, "invalid_request")
 
 
@@ -116,8 +130,11 @@ def test_idempotency_key_replays_and_reuse(url):
     assert first.json() == again.json()
     other = requests.post(f"{url}/api/v1/tasks", json={"title": "different"}, headers=headers, timeout=10)
     _error(other, 422, "idempotency_key_reused")
-    _error(requests.post(f"{url}/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": "has space"},
-                         timeout=10), 400, "invalid_request")
+    _error(
+        requests.post(f"{url}/api/v1/tasks", json={"title": "x"}, headers={"Idempotency-Key": "has space"}, timeout=10),
+        400,
+        "invalid_request",
+    )
 
 
 def test_idempotent_delete_replays_its_204(url):

@@ -21,8 +21,11 @@ API_ROUTES = [
 
 
 def _call(client, method, path, body, **kwargs):
-    return getattr(client, method)(path, json=body, **kwargs) if body is not None else getattr(client, method)(
-        path, **kwargs)
+    return (
+        getattr(client, method)(path, json=body, **kwargs)
+        if body is not None
+        else getattr(client, method)(path, **kwargs)
+    )
 
 
 @pytest.mark.parametrize("method, path, body", API_ROUTES)

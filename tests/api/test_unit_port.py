@@ -25,10 +25,23 @@ MEMBERS = sorted(name for name in vars(NodePort) if not name.startswith("_"))
 
 
 def test_the_port_is_small():
-    assert MEMBERS == sorted([
-        "started", "node_id", "raft_address", "request_timeout", "submit", "get_task", "list_tasks",
-        "task_history", "readiness", "cluster_view", "cluster_overview", "task_counts", "change_members",
-    ])
+    assert MEMBERS == sorted(
+        [
+            "started",
+            "node_id",
+            "raft_address",
+            "request_timeout",
+            "submit",
+            "get_task",
+            "list_tasks",
+            "task_history",
+            "readiness",
+            "cluster_view",
+            "cluster_overview",
+            "task_counts",
+            "change_members",
+        ]
+    )
 
 
 @pytest.mark.parametrize("impl", [MemoryNode, TaskraftNodePort])
@@ -124,7 +137,12 @@ def test_adapter_never_reads_a_diverged_database():
 
 def test_adapter_settings_and_pass_throughs():
     port = TaskraftNodePort(_node())
-    assert (port.started, port.node_id, port.raft_address, port.request_timeout) == (True, "node-7", "10.0.0.7:8180", 2.5)
+    assert (port.started, port.node_id, port.raft_address, port.request_timeout) == (
+        True,
+        "node-7",
+        "10.0.0.7:8180",
+        2.5,
+    )
     assert port.readiness() == Readiness(False, ["no known leader"]) and port.readiness().ready is False
     assert port.cluster_view() == {"node_id": "node-7"}
     overview = port.cluster_overview()

@@ -123,7 +123,10 @@ def test_history_lists_the_operations_oldest_first(client, memory_node):
     assert body["task_id"] == task_id
     entries = body["entries"]
     assert [(e["op"], e["outcome"]) for e in entries] == [
-        ("create", "created"), ("update", "updated"), ("update", "precondition_failed"), ("delete", "deleted"),
+        ("create", "created"),
+        ("update", "updated"),
+        ("update", "precondition_failed"),
+        ("delete", "deleted"),
     ]
     assert [e["log_index"] for e in entries] == sorted(e["log_index"] for e in entries)
     assert entries[1]["payload"] == {"status": "done", "task_id": task_id}
@@ -149,11 +152,13 @@ def test_idempotent_patch_applies_once(client, memory_node):
     first = client.patch(f"/api/v1/tasks/{task_id}", json={"title": "n"}, headers=headers)
     again = client.patch(f"/api/v1/tasks/{task_id}", json={"title": "n"}, headers=headers)
     assert first.status_code == again.status_code == 200 and again.get_json()["version"] == 2
-    reused = client.patch(f"/api/v1/tasks/{task_id}", json={"title": "n"},
-                          headers={"Idempotency-Key": "patch-1", "If-Match": '"2"'})
+    reused = client.patch(
+        f"/api/v1/tasks/{task_id}", json={"title": "n"}, headers={"Idempotency-Key": "patch-1", "If-Match": '"2"'}
+    )
     error_of(reused, 422, "idempotency_key_reused")
-    error_of(client.delete(f"/api/v1/tasks/{task_id}", headers={"Idempotency-Key": "patch-1"}),
-             422, "idempotency_key_reused")
+    error_of(
+        client.delete(f"/api/v1/tasks/{task_id}", headers={"Idempotency-Key": "patch-1"}), 422, "idempotency_key_reused"
+    )
 
 
 def test_idempotent_delete_replays_its_204(client, memory_node):

@@ -92,15 +92,27 @@ def test_body_over_64_kib(client, task_id, method):
 
 
 def test_body_over_64_kib_of_another_type_is_still_too_large(client):
-    error_of(client.post("/api/v1/tasks", data="x" * 70_000, headers={"Content-Type": "text/plain"}),
-             413, "payload_too_large")
+    error_of(
+        client.post("/api/v1/tasks", data="x" * 70_000, headers={"Content-Type": "text/plain"}),
+        413,
+        "payload_too_large",
+    )
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/tasks/abc", "/api/v1/tasks/0", "/api/v1/tasks/-1", "/api/v1/tasks/1.5",
-     "/api/v1/tasks/99999999999999999999999", "/api/v1/tasks/9223372036854775808",
-     "/api/v1/tasks/abc/history", "/api/v1/tasks/0/history", "/api/v1/nope", "/api/v2/tasks"],
+    [
+        "/api/v1/tasks/abc",
+        "/api/v1/tasks/0",
+        "/api/v1/tasks/-1",
+        "/api/v1/tasks/1.5",
+        "/api/v1/tasks/99999999999999999999999",
+        "/api/v1/tasks/9223372036854775808",
+        "/api/v1/tasks/abc/history",
+        "/api/v1/tasks/0/history",
+        "/api/v1/nope",
+        "/api/v2/tasks",
+    ],
 )
 def test_bad_ids_and_unknown_paths_are_404(client, path):
     error_of(client.get(path), 404, "not_found")

@@ -19,7 +19,7 @@ def error_of(response, status: int, code: str) -> dict:
         for detail in error["details"]:
             assert set(detail) == {"field", "message"} and detail["message"], detail
     text = response.get_data(as_text=True)
-    assert "Traceback" not in text and "File \"" not in text
+    assert "Traceback" not in text and 'File "' not in text
     return error
 
 

@@ -20,7 +20,9 @@ def urls(cluster):
 
 
 def test_add_show_set_history_rm_round_trip(cluster, urls):
-    r = run("tasks", *urls, "add", "write the docs", "--description", "for the CLI", "--status", "in_progress", "--json")
+    r = run(
+        "tasks", *urls, "add", "write the docs", "--description", "for the CLI", "--status", "in_progress", "--json"
+    )
     assert r.returncode == 0, r.stderr
     task = json.loads(r.stdout)
     assert task["title"] == "write the docs" and task["status"] == "in_progress" and task["version"] == 1
@@ -43,7 +45,12 @@ def test_add_show_set_history_rm_round_trip(cluster, urls):
     r = run("tasks", *urls, "set", tid, "--description", "now longer")
     assert r.returncode == 0 and "version 3" in r.stdout, r.stdout + r.stderr
     api = requests.get(f"{cluster.urls[2]}/api/v1/tasks/{tid}", timeout=10).json()
-    assert (api["title"], api["status"], api["description"], api["version"]) == ("docs written", "done", "now longer", 3)
+    assert (api["title"], api["status"], api["description"], api["version"]) == (
+        "docs written",
+        "done",
+        "now longer",
+        3,
+    )
 
     r = run("tasks", *urls, "history", tid)
     assert r.returncode == 0
@@ -100,7 +107,17 @@ def test_cluster_status_table_json_and_watch(cluster):
     lines = r.stdout.splitlines()
     assert lines[0].startswith("leader: node-")
     assert lines[1].split() == [
-        "NODE", "URL", "ROLE", "TERM", "COMMIT", "INDEX", "APPLIED", "INDEX", "LAG", "CONTACT", "REACHABLE"
+        "NODE",
+        "URL",
+        "ROLE",
+        "TERM",
+        "COMMIT",
+        "INDEX",
+        "APPLIED",
+        "INDEX",
+        "LAG",
+        "CONTACT",
+        "REACHABLE",
     ]
     assert len(lines) == 5 and sum(" leader " in line for line in lines[2:]) == 1
 
@@ -183,8 +200,12 @@ def test_exit_code_2_for_not_found_and_conflict(cluster, urls):
         assert "not_found" in r.stderr
 
     tid = str(post_task(cluster.urls[0], "contested").json()["id"])
-    assert requests.patch(f"{cluster.urls[1]}/api/v1/tasks/{tid}", json={"title": "changed elsewhere"},
-                          timeout=10).status_code == 200
+    assert (
+        requests.patch(
+            f"{cluster.urls[1]}/api/v1/tasks/{tid}", json={"title": "changed elsewhere"}, timeout=10
+        ).status_code
+        == 200
+    )
     r = run("tasks", *urls, "set", tid, "--title", "stale edit", "--if-version", "1")
     assert r.returncode == 2 and "412 precondition_failed" in r.stderr
     r = run("tasks", *urls, "rm", tid, "--if-version", "1")

@@ -65,9 +65,11 @@ def expect_counts_match_the_api(page, url: str) -> None:
     tasks = api_tasks(url)
     for status in COLUMNS:
         expect(page.locator(f'[data-count="{status}"]')).to_have_text(
-            str(sum(1 for t in tasks if t["status"] == status)))
+            str(sum(1 for t in tasks if t["status"] == status))
+        )
         expect(page.locator(f'[data-list="{status}"] li.card')).to_have_count(
-            sum(1 for t in tasks if t["status"] == status))
+            sum(1 for t in tasks if t["status"] == status)
+        )
     expect(page.locator("#count")).to_have_text(f"{len(tasks)} task{'' if len(tasks) == 1 else 's'} shown")
 
 
@@ -77,15 +79,19 @@ def notice(page, kind: str, text: str):
 
 # first in the module, so the board shows only these tasks (the screenshot for the README)
 def test_api_tasks_show_in_their_columns_and_the_panel_marks_the_leader(cluster, page):
-    created = [post_task(cluster.urls[i % 3], title, status=status, description=description).json()
-               for i, (title, status, description) in enumerate([
-                   ("Write the release notes", "todo", "Summarise the failover work"),
-                   ("Add a lag panel to the dashboard", "todo", ""),
-                   ("Review the journal fsync path", "in_progress", "Measure with and without O_DSYNC"),
-                   ("Try the page during a leader kill", "in_progress", ""),
-                   ("Run the failover benchmark", "done", "p99 window under 2 s"),
-                   ("Ship the CLI", "done", "taskraft tasks / taskraft cluster status"),
-               ])]
+    created = [
+        post_task(cluster.urls[i % 3], title, status=status, description=description).json()
+        for i, (title, status, description) in enumerate(
+            [
+                ("Write the release notes", "todo", "Summarise the failover work"),
+                ("Add a lag panel to the dashboard", "todo", ""),
+                ("Review the journal fsync path", "in_progress", "Measure with and without O_DSYNC"),
+                ("Try the page during a leader kill", "in_progress", ""),
+                ("Run the failover benchmark", "done", "p99 window under 2 s"),
+                ("Ship the CLI", "done", "taskraft tasks / taskraft cluster status"),
+            ]
+        )
+    ]
     open_board(page, cluster.urls[0], "?page_size=12")
     for task in created:
         expect_card_shows(page, task)
@@ -113,13 +119,17 @@ def test_api_tasks_show_in_their_columns_and_the_panel_marks_the_leader(cluster,
         expect(row.locator("td").nth(1)).to_have_text(str(view["term"]))
     expect(page.locator("#cluster-rows tr.leader")).to_have_count(1)
     expect(page.locator("#cluster-summary")).to_have_text(
-        f"Leader: node-{leader} · term {view['term']} · 3 of 3 nodes answer")
+        f"Leader: node-{leader} · term {view['term']} · 3 of 3 nodes answer"
+    )
     expect(page.locator("#leader-notice")).to_have_text("")
     # the panel polls: the commit index a node shows catches up with a write made after the page opened
     commit = int(rows.nth(leader).locator("td").nth(2).inner_text())
     post_task(cluster.urls[leader], "one more entry in the log")
-    wait_until(lambda: int(rows.nth(leader).locator("td").nth(2).inner_text()) > commit, 15,
-               message="the panel shows the new commit index")
+    wait_until(
+        lambda: int(rows.nth(leader).locator("td").nth(2).inner_text()) > commit,
+        15,
+        message="the panel shows the new commit index",
+    )
 
     board = artifact("board.png")
     page.screenshot(path=str(board), full_page=False)
@@ -143,7 +153,11 @@ def test_create_edit_move_delete(cluster, page):
     expect(page.get_by_label("Title", exact=True)).to_have_value("")  # the form is cleared for the next one
     got = api_task(cluster.urls[0], task_id).json()
     assert (got["title"], got["description"], got["status"], got["version"]) == (
-        "Plan the release", "dates, owners, rollback", "todo", 1)
+        "Plan the release",
+        "dates, owners, rollback",
+        "todo",
+        1,
+    )
     expect_card_shows(page, got)
     expect_counts_match_the_api(page, url)
 
@@ -225,8 +239,9 @@ def test_invalid_input_is_refused_and_shown(cluster, page):
 
     # a description the API refuses (400): the page shows the API's own message and keeps what was typed
     too_long = "x" * (DESCRIPTION_MAX + 1)
-    refused = requests.post(f"{url}/api/v1/tasks", json={"title": "too much to say", "description": too_long},
-                            timeout=10)
+    refused = requests.post(
+        f"{url}/api/v1/tasks", json={"title": "too much to say", "description": too_long}, timeout=10
+    )
     assert refused.status_code == 400
     message = refused.json()["error"]["message"]
     page.get_by_label("Title", exact=True).fill("too much to say")
@@ -260,8 +275,11 @@ def test_stale_edit_is_not_overwritten(cluster, page):
     card(page, task_id).get_by_role("button", name="Edit").click()
     page.locator(f"#edit-title-{task_id}").fill("My edit")
     # ... while someone else changes the task through the API
-    r = requests.patch(f"{cluster.urls[1]}/api/v1/tasks/{task_id}",
-                       json={"title": "Changed elsewhere", "description": "by another client"}, timeout=10)
+    r = requests.patch(
+        f"{cluster.urls[1]}/api/v1/tasks/{task_id}",
+        json={"title": "Changed elsewhere", "description": "by another client"},
+        timeout=10,
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
     page.get_by_role("button", name="Save").click()
 
@@ -288,8 +306,8 @@ def test_stale_edit_is_not_overwritten(cluster, page):
 
 def test_filter_and_load_more(cluster, page):
     ids = [post_task(cluster.urls[0], f"paged {i}", status="in_progress").json()["id"] for i in range(5)]
-    total = len([t for t in requests.get(f"{cluster.urls[0]}/api/v1/tasks?status=in_progress&limit=500",
-                                         timeout=10).json()["items"]])
+    listed = requests.get(f"{cluster.urls[0]}/api/v1/tasks?status=in_progress&limit=500", timeout=10)
+    total = len(listed.json()["items"])
     open_board(page, cluster.urls[0], "?page_size=2")
     page.get_by_label("Show").select_option("in_progress")
     expect(page.locator('.column[data-status="todo"]')).to_be_hidden()
@@ -300,7 +318,7 @@ def test_filter_and_load_more(cluster, page):
     while more.is_visible():
         before = cards.count()
         more.click()
-        wait_until(lambda: cards.count() > before or not more.is_visible(), 10, message="next page")
+        wait_until(lambda n=before: cards.count() > n or not more.is_visible(), 10, message="next page")
     expect(cards).to_have_count(total)
     for task_id in ids:
         expect(card(page, task_id)).to_have_count(1)
