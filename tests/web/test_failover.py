@@ -70,6 +70,8 @@ def test_leader_kill_then_origin_kill_while_the_page_is_open(tmp_path, page):
         expect(page.locator("#cluster-table")).not_to_have_class(re.compile("stale"))
         expect(summary).to_contain_text("Leader: node-")
         expect(page.locator("#notices p.notice", has_text="while the origin was down")).to_have_count(1, timeout=30000)
+        # on the board without a refresh, though the reload after the reconnection may have been under way
+        expect(page.locator('[data-list="todo"] li.card', has_text="while the origin was down")).to_have_count(1)
         create_in_page(page, "after the origin came back")
         items = requests.get(f"{c.urls[new_leader]}/api/v1/tasks", timeout=10).json()["items"]
         titles = [t["title"] for t in items]

@@ -10,7 +10,9 @@ const PAGE = Math.min(500, Math.max(1, Number(new URLSearchParams(window.locatio
 const $ = (sel, root = document) => root.querySelector(sel);
 
 const api = new Api(); // relative URLs only: the page's own origin
-const state = { tasks: new Map(), next: null, filter: "" };
+// loads: the number of the newest first-page load; created: [time, task] of the tasks this page created
+// lately, which a load that was already under way may not list yet.
+const state = { tasks: new Map(), next: null, filter: "", loads: 0, created: [] };
 
 // -- notices ---------------------------------------------------------------------------------------
 
@@ -120,10 +122,17 @@ function rerenderCard(id, message = null) {
 // -- loading ---------------------------------------------------------------------------------------
 
 async function loadFirst() {
+  const load = ++state.loads;
+  const started = performance.now();
   try {
     const page = await api.listTasks({ status: state.filter, limit: PAGE });
+    if (load !== state.loads) return; // a newer load (a refresh, a new filter) was started meanwhile
     state.tasks = new Map(page.items.map((t) => [t.id, t]));
     state.next = page.next;
+    for (const [at, task] of state.created) {
+      const shown = !state.filter || state.filter === task.status;
+      if (at > started && shown && state.next == null && !state.tasks.has(task.id)) state.tasks.set(task.id, task);
+    }
     render();
   } catch (err) {
     announce(`Could not load tasks: ${explain(err)}`, "error");
@@ -266,6 +275,7 @@ async function create(e) {
       description: form.elements.description.value,
       status: form.elements.status.value,
     });
+    state.created = [...state.created.filter(([at]) => performance.now() - at < 60000), [performance.now(), task]];
     if (!state.filter || state.filter === task.status) {
       // only show it if the board already reaches its id (else it comes with "Load more")
       if (state.next === null || state.next === undefined) state.tasks.set(task.id, task);
