@@ -112,7 +112,7 @@ class ClusterOverview:
         answer: dict | str
         try:
             view = self._fetch(url)
-        except (requests.RequestException, ValueError) as exc:
+        except Exception as exc:  # whatever went wrong, the member is listed as unreachable, with why
             answer = _reason(exc)
         else:
             same = view.get("raft_address") == address  # an API URL may now belong to another node
