@@ -208,6 +208,7 @@ class TaskraftNode:
         except TRANSIENT_ERRORS:
             pass
         members = []
+        contacts = self.raft.last_contacts()
         me_address = self.cfg.raft_advertise
         addresses = list(status.voters) + list(status.learners)
         if me_address not in addresses:
@@ -237,7 +238,7 @@ class TaskraftNode:
                 match = peer.get("match_index")
                 entry["match_index"] = match
                 entry["lag"] = max(0, status.commit_index - match) if match is not None else None
-                contact = peer.get("last_contact")
+                contact = contacts.get(address)
                 entry["last_contact_s"] = round(contact, 3) if contact is not None else None
             entry["can_vote"] = status.can_vote if me else self.raft.identity.peer_can_vote(address)
             members.append(entry)

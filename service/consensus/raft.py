@@ -70,6 +70,7 @@ class RaftNode:
         self._cfg = cfg
         self._applier = applier
         self._status = RaftStatus(self_address=cfg.raft_advertise)
+        self._contacts: dict[str, float | None] = {}
         self._leader_changes = 0
         self._last_leader: str | None = None
         self._actions: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -118,6 +119,10 @@ class RaftNode:
     @property
     def status(self) -> RaftStatus:
         return self._status
+
+    def last_contacts(self) -> dict[str, float | None]:
+        """Seconds since this leader last heard from each peer (empty unless this node leads)."""
+        return self._contacts
 
     def run_on_tick(self, action: Callable[[], None]) -> None:
         self._actions.put(action)
@@ -322,8 +327,10 @@ class RaftNode:
             vote_withheld=withheld,
             cluster_id=self.identity.cluster_id,
             configuration=self.reconfig.current,
-            last_contact=self._last_contacts(),
         )
+        # Kept beside the status, not in it: the time since each peer answered changes every tick, and
+        # the status (and the metrics set from it) is republished only when something else changes.
+        self._contacts = self._last_contacts()
         if status.role != self._status.role or status.term != self._status.term:
             log.info("raft: %s at term %d (leader %s)", status.role, status.term, status.leader)
         if status != self._status:

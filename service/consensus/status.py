@@ -17,7 +17,7 @@ class RaftStatus:
     commit_index: int = 0
     has_quorum: bool = False
     self_address: str = ""
-    # peer address -> {"connected", "match_index" (leader only), "last_contact" (s, leader only), "role"}
+    # peer address -> {"connected", "match_index" (leader only), "role"}; last contact: RaftNode.last_contacts
     peers: dict = field(default_factory=dict)
     leader_changes: int = 0
     leader_commit_index: int = 0  # the commit index the leader last announced (0 if unknown)
@@ -46,7 +46,6 @@ def status_from_pysyncobj(
     vote_withheld: str | None = None,
     cluster_id: str | None = None,
     configuration: Configuration | None = None,
-    last_contact: dict | None = None,
 ) -> RaftStatus:
     leader = raw.get("leader")
     leader = leader.id if leader is not None else None
@@ -66,7 +65,6 @@ def status_from_pysyncobj(
                 "connected": 2
                 in (raw.get("partner_node_status_server_" + p), raw.get("readonly_node_status_server_" + p)),
                 "match_index": raw.get("match_idx_server_" + p),
-                "last_contact": (last_contact or {}).get(p),
                 "role": configuration.role(p) if configuration is not None else "voter",
             }
             for p in peers
