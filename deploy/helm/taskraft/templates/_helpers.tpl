@@ -56,13 +56,38 @@
 {{- end }}
 {{- end }}
 
-{{/* Common labels. */}}
+{{/* Labels of every object: the chart's own, then commonLabels (which cannot replace the chart's own). */}}
 {{- define "taskraft.labels" -}}
-helm.sh/chart: {{ include "taskraft.chart" . }}
-{{ include "taskraft.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: taskraft
+{{- include "taskraft.labelsWith" (dict "ctx" . "extra" dict) }}
+{{- end }}
+
+{{/* The labels above plus an object's own ("extra" wins over commonLabels; the chart's own win over both).
+     Call with (dict "ctx" $ "extra" (dict ...)). */}}
+{{- define "taskraft.labelsWith" -}}
+{{- $ctx := .ctx }}
+{{- $own := dict "helm.sh/chart" (include "taskraft.chart" $ctx) "app.kubernetes.io/version" $ctx.Chart.AppVersion "app.kubernetes.io/managed-by" $ctx.Release.Service "app.kubernetes.io/part-of" "taskraft" }}
+{{- $own = merge $own (include "taskraft.selectorLabels" $ctx | fromYaml) }}
+{{- toYaml (merge $own (deepCopy (default dict .extra)) (deepCopy (default dict $ctx.Values.commonLabels))) }}
+{{- end }}
+
+{{/* metadata.annotations of an object: its own ("extra") over commonAnnotations; nothing when both are
+     empty. Call with (dict "ctx" $ "extra" .Values.x.annotations). */}}
+{{- define "taskraft.annotations" -}}
+{{- $all := merge (deepCopy (default dict .extra)) (deepCopy (default dict .ctx.Values.commonAnnotations)) }}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* A value given as YAML (a list or a map) or as a string, rendered through tpl so it may use
+     {{ .Values... }} and the chart's named templates. Call with (dict "value" .Values.x "ctx" $). */}}
+{{- define "taskraft.tplValue" -}}
+{{- if typeIs "string" .value }}
+{{- tpl .value .ctx }}
+{{- else }}
+{{- tpl (toYaml .value) .ctx }}
+{{- end }}
 {{- end }}
 
 {{/* Selector labels: the taskraft pods of this release. */}}
@@ -71,8 +96,50 @@ app.kubernetes.io/name: {{ include "taskraft.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* An image reference: [registry/]repository, then @digest if set (a digest wins over the tag), else
+     :tag (or the given default tag). global.imageRegistry overrides the image's own registry.
+     Call with (list $image $defaultTag $). */}}
+{{- define "taskraft.imageRef" -}}
+{{- $image := index . 0 }}{{- $defaultTag := index . 1 }}{{- $ctx := index . 2 }}
+{{- $global := $ctx.Values.global | default dict }}
+{{- $registry := default $image.registry $global.imageRegistry }}
+{{- $name := $image.repository }}
+{{- if $registry }}{{ $name = printf "%s/%s" (trimSuffix "/" $registry) $image.repository }}{{ end }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $name $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $name (toString (default $defaultTag $image.tag)) }}
+{{- end }}
+{{- end }}
+
 {{- define "taskraft.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "taskraft.imageRef" (list .Values.image .Chart.AppVersion .) }}
+{{- end }}
+
+{{- define "taskraft.mysqlImage" -}}
+{{- include "taskraft.imageRef" (list .Values.mysql.image .Values.mysql.image.tag .) }}
+{{- end }}
+
+{{/* storageClassName of a claim: the claim's own class, else persistence.storageClass; "-" means "" (no
+     dynamic provisioning); nothing when both are empty (the cluster default). */}}
+{{- define "taskraft.storageClass" -}}
+{{- $class := default .global .own }}
+{{- if eq $class "-" -}}
+storageClassName: ""
+{{- else if $class -}}
+storageClassName: {{ $class | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The PodDisruptionBudget's limit: minAvailable or maxUnavailable as set, maxUnavailable 1 when neither is. */}}
+{{- define "taskraft.pdbLimit" -}}
+{{- if .Values.pdb.minAvailable -}}
+minAvailable: {{ .Values.pdb.minAvailable }}
+{{- else if .Values.pdb.maxUnavailable -}}
+maxUnavailable: {{ .Values.pdb.maxUnavailable }}
+{{- else -}}
+maxUnavailable: 1
+{{- end }}
 {{- end }}
 
 {{/* Majority of the members. */}}
@@ -85,11 +152,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "job=\"%s\", namespace=\"%s\"" (include "taskraft.headlessName" .) .Release.Namespace }}
 {{- end }}
 
-{{/* Checks that the JSON schema cannot express, and a second guard for the ones it does. */}}
+{{/* Checks that the JSON schema cannot express, and a second guard for the ones it does. Every error is
+     collected first, so one run names them all. */}}
 {{- define "taskraft.validate" -}}
+{{- $errors := list }}
 {{- $n := int .Values.replicaCount }}
 {{- if or (lt $n 1) (eq (mod $n 2) 0) }}
-{{- fail (printf "replicaCount must be an odd number >= 1 (got %v): an even member count adds no fault tolerance and can split votes" .Values.replicaCount) }}
+{{- $errors = append $errors (printf "replicaCount must be an odd number >= 1 (got %v): an even member count adds no fault tolerance and can split votes" .Values.replicaCount) }}
 {{- end }}
 {{- /* A shrink that leaves fewer than a quorum of the running members in one step cannot be carried out
      one member at a time: refuse it (helm template has no cluster to look up, and renders as asked). */}}
@@ -97,14 +166,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and $running $running.spec }}
 {{- $now := int (default 1 $running.spec.replicas) }}
 {{- if lt $n (add (div $now 2) 1) }}
-{{- fail (printf "replicaCount %d would leave fewer than a quorum of the %d running members (%d) in one step; shrink to %d first" $n $now (add (div $now 2) 1) (add (div $now 2) 1)) }}
+{{- $errors = append $errors (printf "replicaCount %d would leave fewer than a quorum of the %d running members (%d) in one step; shrink to %d first" $n $now (add (div $now 2) 1) (add (div $now 2) 1)) }}
 {{- end }}
 {{- end }}
 {{- if not (has .Values.mysql.flavor (list "mysql" "mariadb")) }}
-{{- fail (printf "mysql.flavor must be mysql or mariadb (got %q)" .Values.mysql.flavor) }}
+{{- $errors = append $errors (printf "mysql.flavor must be mysql or mariadb (got %q)" .Values.mysql.flavor) }}
 {{- end }}
 {{- if not (has .Values.podAntiAffinityPreset (list "soft" "hard" "none")) }}
-{{- fail (printf "podAntiAffinityPreset must be soft, hard or none (got %q)" .Values.podAntiAffinityPreset) }}
+{{- $errors = append $errors (printf "podAntiAffinityPreset must be soft, hard or none (got %q)" .Values.podAntiAffinityPreset) }}
+{{- end }}
+{{- if and .Values.pdb.minAvailable .Values.pdb.maxUnavailable }}
+{{- $errors = append $errors (printf "pdb.minAvailable (%v) and pdb.maxUnavailable (%v) are mutually exclusive: set one of them, leave the other empty" .Values.pdb.minAvailable .Values.pdb.maxUnavailable) }}
+{{- end }}
+{{- if and .Values.persistence.enabled .Values.persistence.existingClaim (gt $n 1) }}
+{{- $errors = append $errors (printf "persistence.existingClaim (%s) holds the data of one member only; it needs replicaCount=1 (got %d)" .Values.persistence.existingClaim $n) }}
+{{- end }}
+{{- if and .Values.service.nodePort (eq .Values.service.type "ClusterIP") }}
+{{- $errors = append $errors (printf "service.nodePort (%v) needs service.type NodePort or LoadBalancer (got ClusterIP)" .Values.service.nodePort) }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
+{{- $errors = append $errors "ingress.enabled needs at least one entry in ingress.hosts" }}
+{{- end }}
+{{- if and .Values.networkPolicy.extraEgress (not (and .Values.networkPolicy.enabled .Values.networkPolicy.egress.enabled)) }}
+{{- $errors = append $errors "networkPolicy.extraEgress has no effect unless networkPolicy.enabled and networkPolicy.egress.enabled are true" }}
+{{- end }}
+{{- with $errors }}
+{{- fail (printf "\n%s" (join "\n" .)) }}
 {{- end }}
 {{- end }}
 
