@@ -13,7 +13,6 @@ import yaml
 from .conftest import (
     CHART,
     CRD_KINDS,
-    MONITORING_APIS,
     NAMESPACE,
     RELEASE,
     VARIANT_IDS,
@@ -27,8 +26,12 @@ from .conftest import (
 SCHEMAS = Path(__file__).parent / "schemas"
 STATEFULSET = f"{RELEASE}-taskraft"
 RECORD = f"{RELEASE}-taskraft-cluster"  # the cluster record ConfigMap, written by the leader
-POD_LABEL_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"],
-                  "resourceNames": [f"{STATEFULSET}-{i}" for i in range(3)]}
+POD_LABEL_RULE = {
+    "apiGroups": [""],
+    "resources": ["pods"],
+    "verbs": ["get", "patch"],
+    "resourceNames": [f"{STATEFULSET}-{i}" for i in range(3)],
+}
 CLUSTER_RECORD_RULES = [
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "patch"], "resourceNames": [RECORD]},
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},  # RBAC cannot restrict create by name
@@ -46,8 +49,18 @@ def test_lint_strict(helm):
 def test_template_renders_expected_objects(helm, values):
     docs = render(helm, values)
     kinds = {d["kind"] for d in docs}
-    for kind in ("StatefulSet", "Service", "Secret", "ConfigMap", "ServiceAccount", "Role", "RoleBinding",
-                 "PodDisruptionBudget", "NetworkPolicy", "Pod"):
+    for kind in (
+        "StatefulSet",
+        "Service",
+        "Secret",
+        "ConfigMap",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "Pod",
+    ):
         assert kind in kinds, f"{kind} missing from the render"
     monitoring_on = values is None or "monitoring-off" not in Path(values).name
     assert ("ServiceMonitor" in kinds) == monitoring_on
@@ -57,8 +70,9 @@ def test_template_renders_expected_objects(helm, values):
 
 
 def _kubernetes_versions() -> list[str]:
-    kv = pytest.importorskip("kubernetes_validate.utils", reason="kubernetes-validate is not installed "
-                             "(scripts/install-chart-tools.sh)")
+    kv = pytest.importorskip(
+        "kubernetes_validate.utils", reason="kubernetes-validate is not installed (scripts/install-chart-tools.sh)"
+    )
     return sorted({"1.29.0", kv.latest_version()}, key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
@@ -85,8 +99,12 @@ def test_kubernetes_validate_rejects_unknown_fields(tmp_path):
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": "x"},
-        "spec": {"serviceName": "x", "selector": {"matchLabels": {"a": "b"}}, "podManagmentPolicy": "Parallel",
-                 "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+        "spec": {
+            "serviceName": "x",
+            "selector": {"matchLabels": {"a": "b"}},
+            "podManagmentPolicy": "Parallel",
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        },
     }
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump(bad))
@@ -97,7 +115,10 @@ def test_kubernetes_validate_rejects_unknown_fields(tmp_path):
 @pytest.mark.parametrize("values", VARIANTS, ids=VARIANT_IDS)
 def test_monitoring_objects_match_crd_schemas(helm, values):
     docs = render(helm, values)
-    for kind, schema_file in (("ServiceMonitor", "servicemonitor-v1.json"), ("PrometheusRule", "prometheusrule-v1.json")):
+    for kind, schema_file in (
+        ("ServiceMonitor", "servicemonitor-v1.json"),
+        ("PrometheusRule", "prometheusrule-v1.json"),
+    ):
         schema = json.loads((SCHEMAS / schema_file).read_text())
         for doc in by_kind(docs, kind):
             jsonschema.validate(doc, schema)
@@ -106,10 +127,18 @@ def test_monitoring_objects_match_crd_schemas(helm, values):
 def test_crd_schemas_reject_mistakes():
     sm = json.loads((SCHEMAS / "servicemonitor-v1.json").read_text())
     pr = json.loads((SCHEMAS / "prometheusrule-v1.json").read_text())
-    bad_sm = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
-              "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "15s"}]}}
-    bad_pr = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "x"},
-              "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up", "for": "1 minute"}]}]}}
+    bad_sm = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "x"},
+        "spec": {"selector": {}, "endpoints": [{"port": "http", "intervall": "15s"}]},
+    }
+    bad_pr = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "x"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up", "for": "1 minute"}]}]},
+    }
     for doc, schema in ((bad_sm, sm), (bad_pr, pr)):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(doc, schema)
@@ -133,8 +162,10 @@ def test_even_replica_count_is_rejected_by_schema(helm, replicas):
 @pytest.mark.parametrize("replicas", [2, 4])
 def test_even_replica_count_is_rejected_by_template(helm, replicas):
     """The template guard holds even when the schema is skipped."""
-    proc = run([helm, "template", RELEASE, str(CHART), "--skip-schema-validation", "--set", f"replicaCount={replicas}"],
-               check=False)
+    proc = run(
+        [helm, "template", RELEASE, str(CHART), "--skip-schema-validation", "--set", f"replicaCount={replicas}"],
+        check=False,
+    )
     assert proc.returncode != 0
     assert "replicaCount must be an odd number" in proc.stderr
 
@@ -229,7 +260,8 @@ def test_variants(helm):
     (sidecar,) = maria["initContainers"]
     assert sidecar["image"].startswith("mariadb:")
     assert {"MARIADB_ROOT_PASSWORD_FILE", "MARIADB_DATABASE", "MARIADB_USER", "MARIADB_PASSWORD_FILE"} <= {
-        e["name"] for e in sidecar["env"]}
+        e["name"] for e in sidecar["env"]
+    }
     assert sidecar["startupProbe"]["exec"]["command"][0] == "mariadb-admin"
     assert "--mysqlx=OFF" not in sidecar["args"]
 
@@ -255,8 +287,11 @@ def test_services_rbac_pdb_networkpolicy(helm):
     role = one(docs, "Role")
     assert role["rules"] == [POD_LABEL_RULE, *CLUSTER_RECORD_RULES]
     binding = one(docs, "RoleBinding")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                  "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": f"{RELEASE}-taskraft", "namespace": NAMESPACE}]
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
 
@@ -279,16 +314,19 @@ def _app(docs: list[dict]) -> tuple[dict, dict, dict]:
 
 
 def test_cluster_record_env_and_rbac(helm):
-    cluster_record = pytest.importorskip("taskraft.consensus.cluster_record",
-                                         reason="the taskraft package is not installed")
+    cluster_record = pytest.importorskip(
+        "taskraft.consensus.cluster_record", reason="the taskraft package is not installed"
+    )
     docs = render(helm)
     pod, env, cm = _app(docs)
     assert cm["TASKRAFT_CLUSTER_RECORD"] == f"configmap:{RECORD}"
     assert cm["TASKRAFT_STATEFULSET"] == STATEFULSET == one(docs, "StatefulSet")["metadata"]["name"]
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     # Resolved by the kubelet when the container starts; absent (not an error) before the cluster first forms.
-    assert env["TASKRAFT_CLUSTER_ID"] == {"name": "TASKRAFT_CLUSTER_ID", "valueFrom": {"configMapKeyRef": {
-        "name": RECORD, "key": cluster_record.CONFIGMAP_KEY, "optional": True}}}
+    assert env["TASKRAFT_CLUSTER_ID"] == {
+        "name": "TASKRAFT_CLUSTER_ID",
+        "valueFrom": {"configMapKeyRef": {"name": RECORD, "key": cluster_record.CONFIGMAP_KEY, "optional": True}},
+    }
     assert pod["automountServiceAccountToken"] is True
     assert one(docs, "Role")["rules"] == [POD_LABEL_RULE, *CLUSTER_RECORD_RULES]
 
@@ -311,8 +349,16 @@ def test_cluster_record_off(helm, tmp_path):
     _assert_kubernetes_validate_strict(docs, tmp_path)
 
     # Neither the pod label, nor the record, nor the reconciliation: no Role, no RoleBinding, no token.
-    docs = render(helm, None, "--set", "raft.clusterRecord.enabled=false", "--set", "raft.labelPodRole=false",
-                  "--set", "raft.reconcileMembers=false")
+    docs = render(
+        helm,
+        None,
+        "--set",
+        "raft.clusterRecord.enabled=false",
+        "--set",
+        "raft.labelPodRole=false",
+        "--set",
+        "raft.reconcileMembers=false",
+    )
     assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
     assert _app(docs)[0]["automountServiceAccountToken"] is False
 
@@ -332,8 +378,10 @@ def test_cluster_record_without_the_pod_label(helm):
 def test_cluster_record_value_is_schema_checked(helm):
     proc = run([helm, "template", RELEASE, str(CHART), "--set", "raft.clusterRecord.enabled=maybe"], check=False)
     assert proc.returncode != 0 and "clusterRecord" in proc.stderr
-    proc = run([helm, "template", RELEASE, str(CHART), "--set", "metrics.prometheusRule.cannotVoteFor=ten minutes"],
-               check=False)
+    proc = run(
+        [helm, "template", RELEASE, str(CHART), "--set", "metrics.prometheusRule.cannotVoteFor=ten minutes"],
+        check=False,
+    )
     assert proc.returncode != 0 and "cannotVoteFor" in proc.stderr
 
 
@@ -380,15 +428,35 @@ def test_dashboard_configmap(helm):
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     dash = json.loads(cm["data"]["taskraft.json"])
     titles = {p["title"] for p in dash["panels"]}
-    for needed in ("Role per pod", "Raft term", "Commit index vs applied index", "Leader changes", "Write rate",
-                   "Read rate", "Write latency", "Read latency", "Apply latency", "Errors by code", "Voting members",
-                   "Raft messages refused from another cluster"):
+    for needed in (
+        "Role per pod",
+        "Raft term",
+        "Commit index vs applied index",
+        "Leader changes",
+        "Write rate",
+        "Read rate",
+        "Write latency",
+        "Read latency",
+        "Apply latency",
+        "Errors by code",
+        "Voting members",
+        "Raft messages refused from another cluster",
+    ):
         assert needed in titles
     exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
-    for metric in ("raft_state", "raft_term", "raft_commit_index", "raft_last_applied", "raft_leader_changes_total",
-                   "http_request_duration_seconds_bucket", "raft_apply_duration_seconds_bucket",
-                   "taskraft_http_errors_total", "taskraft_raft_can_vote", "taskraft_raft_vote_withheld",
-                   "taskraft_raft_foreign_messages_total"):
+    for metric in (
+        "raft_state",
+        "raft_term",
+        "raft_commit_index",
+        "raft_last_applied",
+        "raft_leader_changes_total",
+        "http_request_duration_seconds_bucket",
+        "raft_apply_duration_seconds_bucket",
+        "taskraft_http_errors_total",
+        "taskraft_raft_can_vote",
+        "taskraft_raft_vote_withheld",
+        "taskraft_raft_foreign_messages_total",
+    ):
         assert metric in exprs
     voting = [t["expr"] for p in dash["panels"] if p["title"] == "Voting members" for t in p["targets"]]
     assert voting[0].startswith("max by (pod) (taskraft_raft_can_vote{")  # one row per member
@@ -399,35 +467,13 @@ def test_dashboard_configmap(helm):
         for b in dash["panels"]:
             if a["id"] < b["id"]:
                 ga, gb = a["gridPos"], b["gridPos"]
-                apart = (ga["x"] + ga["w"] <= gb["x"] or gb["x"] + gb["w"] <= ga["x"]
-                         or ga["y"] + ga["h"] <= gb["y"] or gb["y"] + gb["h"] <= ga["y"])
+                apart = (
+                    ga["x"] + ga["w"] <= gb["x"]
+                    or gb["x"] + gb["w"] <= ga["x"]
+                    or ga["y"] + ga["h"] <= gb["y"]
+                    or gb["y"] + gb["h"] <= ga["y"]
+                )
                 assert apart, f"panels {a['title']!r} and {b['title']!r} overlap"
-
-
-def test_values_documented():
-    """Every value is documented by a `# --` comment (helm-docs) on itself or on an enclosing block."""
-    lines = (CHART / "values.yaml").read_text().splitlines()
-    stack: list[tuple[int, bool]] = []  # (indent, documented) of the enclosing keys
-    undocumented = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#") or stripped.startswith("-") or ":" not in stripped:
-            continue
-        indent = len(line) - len(line.lstrip())
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        j = i - 1
-        while j >= 0 and lines[j].strip().startswith("#") and not lines[j].strip().startswith("# --"):
-            j -= 1
-        own = j >= 0 and lines[j].strip().startswith("# --") and j < i
-        documented = own or any(d for _, d in stack)
-        key, _, rest = stripped.partition(":")
-        nxt = next((ln for ln in lines[i + 1:] if ln.strip() and not ln.strip().startswith("#")), "")
-        is_block = rest.strip() == "" and len(nxt) - len(nxt.lstrip()) > indent
-        if not is_block and not documented:
-            undocumented.append(key)
-        stack.append((indent, documented))
-    assert not undocumented, f"values without a '# --' comment: {undocumented}"
 
 
 def test_scaling_changes_no_pod_template(helm):
