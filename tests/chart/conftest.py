@@ -46,7 +46,9 @@ def require_tool(name: str, env: str | None = None, install: str = "") -> str:
     """The tool's path; without it the test skips, or fails under TASKRAFT_REQUIRE_TOOLS=1 (.ci/run)."""
     path = find_tool(name, env)
     if not path:
-        missing_tool(f"{name} not found{f' ({env} unset, not on PATH)' if env else ' on PATH'}; install it with {install}")
+        missing_tool(
+            f"{name} not found{f' ({env} unset, not on PATH)' if env else ' on PATH'}; install it with {install}"
+        )
     return path
 
 
@@ -58,11 +60,13 @@ def helm() -> str:
 def run(cmd: list[str], check: bool = True, **kw) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render(helm_path: str, values_file: str | None, extra: tuple[str, ...]) -> str:
     cmd = [helm_path, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *MONITORING_APIS, *extra]
     if values_file:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CHART, REPO, VARIANT_IDS, VARIANTS, by_kind, find_tool, render, require_tool, run
+from .conftest import REPO, VARIANT_IDS, VARIANTS, by_kind, find_tool, render, require_tool, run
 
 PROMTOOL_TESTS = Path(__file__).parent / "promtool"
 
@@ -59,8 +59,8 @@ CHECKOV_ACCEPTED = {
     # triggers elections. Requests are set; memory limits are set.
     ("CKV_K8S_11", "StatefulSet"): "no CPU limit on purpose (CFS throttling causes Raft elections)",
     ("CKV_K8S_11", "Pod"): "the helm test pod is short-lived; same CPU-limit policy as the members",
-    # Digests cannot be known for an image built locally and `kind load`ed; the tag is configurable
-    # and users pin a digest with image.tag=<tag>@sha256:...
+    # Digests cannot be known for an image built locally and `kind load`ed; users pin one with
+    # image.digest (ci/all-options-values.yaml does).
     ("CKV_K8S_43", "StatefulSet"): "locally built image (kind load) has no registry digest",
     ("CKV_K8S_43", "Pod"): "same image as the members",
     # Always would force a registry pull, which breaks images loaded into kind; configurable.
