@@ -530,3 +530,30 @@ def test_checksums_do_not_follow_the_replica_count(helm, values):
 
     assert checksums() == checksums("--set", "replicaCount=5")
     assert set(checksums()) == {"checksum/config", "checksum/mysql-config"}
+
+
+STRICT_VARIANTS = {
+    "one-member-existing-claim": ("--set", "replicaCount=1", "--set", "persistence.existingClaim=data"),
+    "load-balancer": (
+        "--set", "service.type=LoadBalancer",
+        "--set", "service.loadBalancerSourceRanges={10.0.0.0/8}",
+        "--set", "service.externalTrafficPolicy=Local",
+        "--set", "pdb.minAvailable=51%",
+        "--set", "persistence.storageClass=-",
+    ),
+    "egress-without-api": (
+        "--set", "networkPolicy.egress.enabled=true",
+        "--set", "raft.labelPodRole=false",
+        "--set", "raft.clusterRecord.enabled=false",
+        "--set", "raft.reconcileMembers=false",
+        "--set", "updateStrategy.type=OnDelete",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", sorted(STRICT_VARIANTS))
+def test_more_variants_pass_kubernetes_validate_strict(helm, tmp_path, variant):
+    """Value combinations beyond the ci/ files validate strictly too."""
+    from .test_chart import _assert_kubernetes_validate_strict
+
+    _assert_kubernetes_validate_strict(render(helm, None, *STRICT_VARIANTS[variant]), tmp_path)
