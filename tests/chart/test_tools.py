@@ -21,13 +21,37 @@ def _rules_file(helm: str, dest: Path, values=None) -> Path:
     return path
 
 
-@pytest.mark.parametrize("values", [v for v in VARIANTS if v is None or "monitoring-off" not in str(v)],
-                         ids=[i for i in VARIANT_IDS if i != "monitoring-off-values"])
+# The chart's alerts, one entry per rule: TaskraftVolumeFillingUp twice (warning above 80 %, critical above
+# 90 %). Every variant in ci/ keeps persistence on, so every one renders all of them.
+CHART_ALERTS = sorted(
+    [
+        "TaskraftNoLeader",
+        "TaskraftFrequentLeaderChanges",
+        "TaskraftApplyLagHigh",
+        "TaskraftApplyStalled",
+        "TaskraftQuorumLost",
+        "TaskraftQuorumAtRisk",
+        "TaskraftMemberDown",
+        "TaskraftMemberCannotVote",
+        "TaskraftForeignRaftTraffic",
+        "TaskraftVolumeFillingUp",
+        "TaskraftVolumeFillingUp",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [v for v in VARIANTS if v is None or "monitoring-off" not in str(v)],
+    ids=[i for i in VARIANT_IDS if i != "monitoring-off-values"],
+)
 def test_promtool_check_rules(helm, tmp_path, values):
     promtool = require_tool("promtool", install="scripts/install-chart-tools.sh (apt package prometheus)")
     rules = _rules_file(helm, tmp_path, values)
     proc = run([promtool, "check", "rules", str(rules)])
-    assert "SUCCESS: 7 rules found" in proc.stdout
+    groups = yaml.safe_load(rules.read_text())["groups"]
+    assert f"SUCCESS: {sum(len(g['rules']) for g in groups)} rules found" in proc.stdout
+    assert sorted(r["alert"] for r in groups[0]["rules"]) == CHART_ALERTS
 
 
 def test_promtool_alert_unit_tests(helm, tmp_path):
@@ -84,8 +108,8 @@ def test_checkov_security_scan(helm, tmp_path, values):
         pytest.skip("checkov not found (CHECKOV unset, not on PATH or .tools/bin); run scripts/install-chart-tools.sh")
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(render(helm, values), sort_keys=False))
-    proc = run([checkov, "-f", str(manifest), "--framework", "kubernetes", "--skip-download", "--quiet",
-                "--compact", "-o", "json"], check=False, cwd=tmp_path)
+    options = ["--framework", "kubernetes", "--skip-download", "--quiet", "--compact", "-o", "json"]
+    proc = run([checkov, "-f", str(manifest), *options], check=False, cwd=tmp_path)
     assert proc.stdout.strip(), proc.stderr
     reports = json.loads(proc.stdout)
     reports = reports if isinstance(reports, list) else [reports]
