@@ -39,16 +39,16 @@ fi
 ln -sf "$CHECKOV_VENV/bin/checkov" "$BIN_DIR/checkov"
 
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-  SUDO=""
+  sudo=()
   if [ "$(id -u)" != 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); else
       echo "install-chart-tools.sh: prometheus/promtool missing and not root: apt-get install prometheus" >&2; exit 1
     fi
   fi
   export DEBIAN_FRONTEND=noninteractive
-  if ! $SUDO apt-get install -y -qq --no-install-recommends prometheus >"$log" 2>&1; then
-    quietly $SUDO apt-get update -qq
-    quietly $SUDO apt-get install -y -qq --no-install-recommends prometheus
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >"$log" 2>&1; then
+    quietly "${sudo[@]}" apt-get update -qq
+    quietly "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus
   fi
 fi
 
