@@ -3,11 +3,15 @@
 They install the chart into a fresh namespace with the image given by TASKRAFT_E2E_IMAGE (default
 taskraft:<version>, already loaded into the cluster: `deploy/kind/up.sh` or `kind load docker-image`),
 and reach the service through the API server's service and pod proxies, so no port-forward is needed.
+With TASKRAFT_E2E_NODE_PORT (e.g. 30080) the client Service is that node port, and with
+TASKRAFT_E2E_NODE_URL (e.g. http://localhost:8080, where deploy/kind/cluster.yaml publishes 30080) the
+tests also reach the API there, from outside the cluster, while pods go.
 Without a reachable cluster, or without helm, the whole module is skipped with one reason.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -18,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "taskraft"
@@ -25,6 +30,8 @@ RELEASE = "taskraft"
 REPLICAS = 3
 TASKS = int(os.environ.get("TASKRAFT_E2E_TASKS", "30"))
 MAX_WRITE_GAP = float(os.environ.get("TASKRAFT_E2E_MAX_WRITE_GAP", "30"))
+NODE_PORT = os.environ.get("TASKRAFT_E2E_NODE_PORT", "")
+NODE_URL = os.environ.get("TASKRAFT_E2E_NODE_URL", "").rstrip("/")
 ROLE_LABEL = "taskraft.io/role"
 CLUSTER_RECORD = f"{RELEASE}-cluster"  # written by the leader when the cluster forms, owned by the StatefulSet
 SERVER_SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=server"
@@ -42,25 +49,34 @@ def _cluster_or_skip():
     try:
         from kubernetes import client, config
     except ImportError:
-        pytest.skip("kind e2e suite: the kubernetes Python client is not installed (pip install -e .)",
-                    allow_module_level=True)
+        pytest.skip(
+            "kind e2e suite: the kubernetes Python client is not installed (pip install -e .)", allow_module_level=True
+        )
     try:
         config.load_kube_config()
     except Exception:
         try:
             config.load_incluster_config()
         except Exception:
-            pytest.skip("kind e2e suite: needs a real Kubernetes cluster and none is configured; run deploy/kind/up.sh "
-                        "and set KUBECONFIG to run it", allow_module_level=True)
+            pytest.skip(
+                "kind e2e suite: needs a real Kubernetes cluster and none is configured; run deploy/kind/up.sh "
+                "and set KUBECONFIG to run it",
+                allow_module_level=True,
+            )
     try:
         client.VersionApi().get_code(_request_timeout=5)
     except Exception as exc:
-        pytest.skip(f"kind e2e suite: needs a real Kubernetes cluster; the API server in KUBECONFIG is not "
-                    f"reachable ({type(exc).__name__})", allow_module_level=True)
+        pytest.skip(
+            f"kind e2e suite: needs a real Kubernetes cluster; the API server in KUBECONFIG is not "
+            f"reachable ({type(exc).__name__})",
+            allow_module_level=True,
+        )
     helm = os.environ.get("HELM") or shutil.which("helm")
     if not helm:
-        pytest.skip("kind e2e suite: a Kubernetes cluster is reachable but helm is not installed "
-                    "(scripts/install-helm.sh)", allow_module_level=True)
+        pytest.skip(
+            "kind e2e suite: a Kubernetes cluster is reachable but helm is not installed (scripts/install-helm.sh)",
+            allow_module_level=True,
+        )
     return client, helm
 
 
@@ -102,10 +118,16 @@ class Http:
         resource = f"services/{target}:http" if not target.startswith("pod/") else f"pods/{target[4:]}:8080"
         url = f"/api/v1/namespaces/{self.ns}/{resource}/proxy{path}"
         try:
-            resp = api.call_api(url, method, header_params={"Content-Type": "application/json",
-                                                            "Accept": "application/json"},
-                                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                                _return_http_data_only=True, _request_timeout=timeout)
+            resp = api.call_api(
+                url,
+                method,
+                header_params={"Content-Type": "application/json", "Accept": "application/json"},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
             raw = resp.data
             return resp.status, (json.loads(raw) if raw else None)
         except ApiException as exc:
@@ -131,7 +153,8 @@ def server_pods(ns: str):
 
 def is_ready(pod) -> bool:
     return pod.status.phase == "Running" and any(
-        c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+        c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])
+    )
 
 
 def leader_pods(ns: str):
@@ -143,18 +166,24 @@ def all_ready(ns: str) -> bool:
     return len(pods) == REPLICAS and all(is_ready(p) for p in pods)
 
 
-@pytest.fixture(scope="module")
-def release():
+@pytest.fixture(scope="module", name="release")
+def release_fixture():
     ns = f"taskraft-e2e-{uuid.uuid4().hex[:6]}"
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
     image = os.environ.get("TASKRAFT_E2E_IMAGE", f"taskraft:{_version()}")
     repo, _, tag = image.rpartition(":")
     try:
-        helm("install", RELEASE, str(CHART), "--namespace", ns,
-             "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
-             "--set", f"image.pullPolicy={os.environ.get('TASKRAFT_E2E_PULL_POLICY', 'IfNotPresent')}",
-             "--set", f"replicaCount={REPLICAS}",
-             *(["-f", os.environ["TASKRAFT_E2E_VALUES"]] if os.environ.get("TASKRAFT_E2E_VALUES") else []))
+        sets = {
+            "image.repository": repo,
+            "image.tag": tag,
+            "image.pullPolicy": os.environ.get("TASKRAFT_E2E_PULL_POLICY", "IfNotPresent"),
+            "replicaCount": REPLICAS,
+        }
+        if NODE_PORT:
+            sets.update({"service.type": "NodePort", "service.nodePort": NODE_PORT})
+        values = ["-f", os.environ["TASKRAFT_E2E_VALUES"]] if os.environ.get("TASKRAFT_E2E_VALUES") else []
+        options = [word for key, value in sets.items() for word in ("--set", f"{key}={value}")]
+        helm("install", RELEASE, str(CHART), "--namespace", ns, *options, *values)
         wait_for(lambda: all_ready(ns), 600, "every member ready", interval=3)
         wait_for(lambda: len(leader_pods(ns)) == 1, 60, "one pod labelled leader")
         yield {"ns": ns, "http": Http(ns), "tasks": {}}
@@ -164,18 +193,88 @@ def release():
             core.delete_namespace(ns)
 
 
+def answered(status: int, call):
+    """A predicate for wait_for: the (status, body) of call() when it answered `status`, else None."""
+    return lambda: (lambda r: r if r[0] == status else None)(call())
+
+
 def test_write_tasks(release):
     http = release["http"]
     for i in range(TASKS):
-        status, task = wait_for(lambda: (lambda r: r if r[0] == 201 else None)(http.create(f"e2e task {i}")),
-                                60, f"task {i} written")
+        title = f"e2e task {i}"
+        status, task = wait_for(answered(201, lambda t=title: http.create(t)), 60, f"task {i} written")
         release["tasks"][task["id"]] = task["title"]
     assert len(release["tasks"]) == TASKS
 
 
+def _node_port_get(path: str, timeout: float = 5):
+    """(status, body) of GET NODE_URL+path, on a new connection each time; (None, error) when it fails."""
+    try:
+        resp = requests.get(f"{NODE_URL}{path}", timeout=timeout, headers={"Connection": "close"})
+        return resp.status_code, (resp.json() if resp.content else None), resp.headers.get("X-Taskraft-Node")
+    except (requests.RequestException, ValueError) as exc:
+        return None, repr(exc), None
+
+
+def test_the_node_port_serves_the_api_while_a_member_goes(release):
+    """From outside the cluster through the node port (kind: localhost:8080): a write there is read through
+    the API server, and reads keep being answered while a member's pod is deleted and comes back."""
+    if not NODE_URL:
+        pytest.skip("TASKRAFT_E2E_NODE_URL is not set (the workflow sets it for deploy/kind/cluster.yaml's mapping)")
+    ns, http = release["ns"], release["http"]
+    svc = core.read_namespaced_service(RELEASE, ns)
+    assert svc.spec.type == "NodePort" and [p.node_port for p in svc.spec.ports] == [int(NODE_PORT)]
+    status, view, answering = wait_for(
+        answered(200, lambda: _node_port_get("/api/v1/cluster")), 60, f"{NODE_URL}/api/v1/cluster"
+    )
+    assert answering in {p.metadata.name for p in server_pods(ns)}
+    resp = requests.post(f"{NODE_URL}/api/v1/tasks", json={"title": "through the node port"}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    task = resp.json()
+    release["tasks"][task["id"]] = task["title"]
+    status, got = wait_for(answered(200, lambda: http.get(task["id"])), 60, "the task through the API server")
+    assert got["title"] == "through the node port"
+
+    leader = leader_pods(ns)[0].metadata.name
+    follower = next(p for p in server_pods(ns) if p.metadata.name != leader)
+    answers: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            status, body, node = _node_port_get(f"/api/v1/tasks/{task['id']}")
+            if status == 200 and body["title"] == task["title"]:
+                answers.append((time.monotonic(), node))
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    wait_for(lambda: len(answers) >= 5, 30, "reads through the node port", interval=0.2)
+    deleted_at = time.monotonic()
+    core.delete_namespaced_pod(follower.metadata.name, ns)
+    wait_for(
+        lambda: any(
+            p.metadata.name == follower.metadata.name and p.metadata.uid != follower.metadata.uid
+            for p in server_pods(ns)
+        ),
+        300,
+        "the follower's pod recreated",
+    )
+    wait_for(lambda: all_ready(ns), 600, "every member ready again", interval=3)
+    wait_for(lambda: len([t for t, _ in answers if t > deleted_at]) >= 10, 60, "reads after the deletion", interval=0.2)
+    stop.set()
+    thread.join(30)
+    times = [t for t, _ in answers if t >= deleted_at - 5]
+    gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+    print(
+        f"\nlongest gap between reads through {NODE_URL} while {follower.metadata.name} went: {gap:.2f}s; "
+        f"answered by {sorted({str(n) for _, n in answers})}"
+    )
+    assert gap < MAX_WRITE_GAP, f"the node port did not answer for {gap:.1f}s"
+
+
 def _cluster_view(http: Http) -> dict:
-    status, view = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(http.call("GET", RELEASE, "/api/v1/cluster")),
-                            60, "cluster view")
+    status, view = wait_for(answered(200, lambda: http.call("GET", RELEASE, "/api/v1/cluster")), 60, "cluster view")
     return view
 
 
@@ -206,7 +305,8 @@ def test_the_cluster_record_names_the_cluster(release):
     (owner,) = record.metadata.owner_references
     assert (owner.kind, owner.name, owner.uid) == ("StatefulSet", RELEASE, sts.metadata.uid)
     for pod in server_pods(ns):
-        view = wait_for(lambda: _pod_view(http, pod.metadata.name), 60, f"cluster view of {pod.metadata.name}")
+        name = pod.metadata.name
+        view = wait_for(lambda name=name: _pod_view(http, name), 60, f"cluster view of {name}")
         assert view["cluster_id"] == cluster_id, pod.metadata.name
         assert view["voting"]["can_vote"] is True, pod.metadata.name
     release["cluster_id"] = cluster_id
@@ -224,7 +324,7 @@ def test_leader_deletion_fails_over(release):
     def writer():
         n = 0
         while not stop.is_set():
-            status, task = http.create(f"failover write {n}", )
+            status, task = http.create(f"failover write {n}")
             now = time.monotonic()
             if status == 201:
                 successes.append(now)
@@ -240,18 +340,27 @@ def test_leader_deletion_fails_over(release):
     deleted_at = time.monotonic()
     core.delete_namespaced_pod(old_leader.metadata.name, ns)
 
-    new_leader = wait_for(lambda: next((p for p in leader_pods(ns) if p.metadata.uid != old_leader.metadata.uid), None),
-                          120, "the leader label on another pod")
-    wait_for(lambda: any(t > deleted_at for t in successes) and len([t for t in successes if t > deleted_at]) >= 10,
-             120, "writes succeeding after the failover", interval=0.2)
+    new_leader = wait_for(
+        lambda: next((p for p in leader_pods(ns) if p.metadata.uid != old_leader.metadata.uid), None),
+        120,
+        "the leader label on another pod",
+    )
+    wait_for(
+        lambda: any(t > deleted_at for t in successes) and len([t for t in successes if t > deleted_at]) >= 10,
+        120,
+        "writes succeeding after the failover",
+        interval=0.2,
+    )
     stop.set()
     thread.join(30)
 
     around = [t for t in successes if t >= deleted_at - 5]
-    gaps = [b - a for a, b in zip(around, around[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(around)]
     window = max(gaps) if gaps else 0.0
-    print(f"\nwrite-unavailability window after deleting leader {old_leader.metadata.name}: {window:.2f}s "
-          f"({len(failures)} failed attempts); new leader {new_leader.metadata.name}")
+    print(
+        f"\nwrite-unavailability window after deleting leader {old_leader.metadata.name}: {window:.2f}s "
+        f"({len(failures)} failed attempts); new leader {new_leader.metadata.name}"
+    )
     assert window < MAX_WRITE_GAP, f"writes were unavailable for {window:.1f}s"
     assert new_leader.metadata.uid != old_leader.metadata.uid
 
@@ -262,12 +371,15 @@ def test_leader_deletion_fails_over(release):
 
     # every acknowledged task is present, through the service and on the returned pod's own database
     for task_id, title in release["tasks"].items():
-        status, got = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(http.get(task_id)), 60, f"task {task_id}")
+        status, got = wait_for(answered(200, lambda t=task_id: http.get(t)), 60, f"task {task_id}")
         assert got["title"] == title
     returned = f"pod/{old_leader.metadata.name}"
     for task_id in release["tasks"]:
-        wait_for(lambda: http.get(task_id, target=returned, local=True)[0] == 200, 120,
-                 f"task {task_id} applied on the returned pod")
+        wait_for(
+            lambda t=task_id: http.get(t, target=returned, local=True)[0] == 200,
+            120,
+            f"task {task_id} applied on the returned pod",
+        )
 
 
 def test_follower_rebuilds_after_losing_its_volumes(release):
@@ -284,8 +396,11 @@ def test_follower_rebuilds_after_losing_its_volumes(release):
         found = {c.metadata.name: c for c in core.list_namespaced_persistent_volume_claim(ns).items}
         return all(c in found and found[c].metadata.deletion_timestamp is None for c in claims)
 
-    wait_for(lambda: any(p.metadata.name == name and p.metadata.uid != uid for p in server_pods(ns)), 300,
-             "the follower pod recreated")
+    wait_for(
+        lambda: any(p.metadata.name == name and p.metadata.uid != uid for p in server_pods(ns)),
+        300,
+        "the follower pod recreated",
+    )
     wait_for(claims_replaced, 300, "fresh claims for the follower")
     wait_for(lambda: all_ready(ns), 600, "the rebuilt follower ready", interval=3)
 
@@ -293,18 +408,98 @@ def test_follower_rebuilds_after_losing_its_volumes(release):
     # ConfigMap): it withheld its vote until the leader caught it up, and now votes again, in the same cluster.
     log = core.read_namespaced_pod_log(name, ns, container="taskraft")
     assert "lost its Raft state and the cluster record" in log, "the rebuilt member did not learn from the record"
-    view = wait_for(lambda: (lambda v: v if v and v["voting"]["can_vote"] else None)(_pod_view(http, name)), 120,
-                    "the rebuilt follower voting again")
+    view = wait_for(
+        lambda: (lambda v: v if v and v["voting"]["can_vote"] else None)(_pod_view(http, name)),
+        120,
+        "the rebuilt follower voting again",
+    )
     cluster_id = release.get("cluster_id") or _cluster_record(ns).data["clusterId"]
     assert view["cluster_id"] == cluster_id
     assert view["voting"] == {"can_vote": True, "reason": None}
 
-    status, task = wait_for(lambda: (lambda r: r if r[0] == 201 else None)(http.create("after rebuild")), 60, "a write")
+    status, task = wait_for(answered(201, lambda: http.create("after rebuild")), 60, "a write")
     release["tasks"][task["id"]] = task["title"]
     for task_id, title in release["tasks"].items():
-        got = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(http.get(task_id, target=f"pod/{name}", local=True)),
-                       300, f"task {task_id} on the rebuilt follower")
+        status, got = wait_for(
+            answered(200, lambda t=task_id: http.get(t, target=f"pod/{name}", local=True)),
+            300,
+            f"task {task_id} on the rebuilt follower",
+        )
         assert got["title"] == title
+
+
+def _rolled_out(ns: str, before: dict[str, str]) -> bool:
+    """Every pod replaced since `before` (name -> uid), ready, and the StatefulSet at its new revision."""
+    sts = apps.read_namespaced_stateful_set(RELEASE, ns)
+    st = sts.status
+    pods = server_pods(ns)
+    return (
+        st.observed_generation == sts.metadata.generation
+        and st.update_revision == st.current_revision
+        and st.updated_replicas == REPLICAS
+        and len(pods) == REPLICAS
+        and all(is_ready(p) and p.metadata.uid != before.get(p.metadata.name) for p in pods)
+    )
+
+
+def test_helm_upgrade_changes_values_and_keeps_the_data(release):
+    """`helm upgrade --reuse-values` with a new label on every object and a new memory limit: the pods roll
+    one at a time onto the same claims, the change is in effect, and every task written before is there."""
+    ns, http = release["ns"], release["http"]
+    token = uuid.uuid4().hex[:8]
+    pods_before = {p.metadata.name: p.metadata.uid for p in server_pods(ns)}
+    claims_before = {c.metadata.name: c.metadata.uid for c in core.list_namespaced_persistent_volume_claim(ns).items}
+    record_before = _cluster_record(ns).data["clusterId"]
+    revision = json.loads(helm("status", RELEASE, "-n", ns, "-o", "json"))["version"]
+
+    helm(
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        "-n",
+        ns,
+        "--reuse-values",
+        "--set-string",
+        f"commonLabels.e2e-upgrade={token}",
+        "--set",
+        "resources.limits.memory=640Mi",
+        "--wait",
+        "--timeout",
+        "15m",
+    )
+    wait_for(lambda: _rolled_out(ns, pods_before), 900, "the upgrade rolled out", interval=3)
+    wait_for(lambda: len(leader_pods(ns)) == 1, 120, "one pod labelled leader")
+
+    assert json.loads(helm("status", RELEASE, "-n", ns, "-o", "json"))["version"] == revision + 1
+    # in effect: the label on the objects and the pods, the limit on every taskraft container
+    assert apps.read_namespaced_stateful_set(RELEASE, ns).metadata.labels["e2e-upgrade"] == token
+    assert core.read_namespaced_service(RELEASE, ns).metadata.labels["e2e-upgrade"] == token
+    for pod in server_pods(ns):
+        assert pod.metadata.labels["e2e-upgrade"] == token, pod.metadata.name
+        (container,) = [c for c in pod.spec.containers if c.name == "taskraft"]
+        assert container.resources.limits["memory"] == "640Mi", pod.metadata.name
+    # the same claims (not recreated), the same cluster, every task on every member
+    claims = {c.metadata.name: c.metadata.uid for c in core.list_namespaced_persistent_volume_claim(ns).items}
+    assert claims == claims_before
+    assert _cluster_record(ns).data["clusterId"] == record_before
+    for pod in server_pods(ns):
+        target = f"pod/{pod.metadata.name}"
+        for task_id, title in release["tasks"].items():
+            status, got = wait_for(
+                answered(200, lambda t=task_id, p=target: http.get(t, target=p, local=True)),
+                120,
+                f"task {task_id} on {pod.metadata.name} after the upgrade",
+            )
+            assert got["title"] == title
+    status, task = wait_for(answered(201, lambda: http.create("after the upgrade")), 60, "a write after the upgrade")
+    release["tasks"][task["id"]] = task["title"]
+    if NODE_URL:  # --reuse-values kept the node port
+        status, got, _ = wait_for(
+            answered(200, lambda: _node_port_get(f"/api/v1/tasks/{task['id']}")),
+            60,
+            "the new task through the node port",
+        )
+        assert got["title"] == "after the upgrade"
 
 
 def test_helm_test_passes(release):

@@ -14,15 +14,16 @@ import threading
 import time
 import uuid
 
-from .test_kubernetes_failover import (  # noqa: F401  (release: the module-scoped fixture, installed here too)
+from .test_kubernetes_failover import (  # noqa: F401  (release_fixture: the module-scoped `release`, installed here too)
     CHART,
     HELM,
     RELEASE,
+    answered,
     apps,
     helm,
     is_ready,
     leader_pods,
-    release,
+    release_fixture,
     server_pods,
     wait_for,
 )
@@ -75,7 +76,7 @@ def _scale(ns: str, replicas: int) -> None:
 
 def _all_there(http, acked: dict[int, str]) -> None:
     for task_id, title in acked.items():
-        got = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(http.get(task_id)), 60, f"task {task_id}")
+        status, got = wait_for(answered(200, lambda t=task_id: http.get(t)), 60, f"task {task_id}")
         assert got["title"] == title
 
 
@@ -103,11 +104,21 @@ def test_rolling_update_under_writes(release):
         # A new image tag (TASKRAFT_E2E_NEXT_IMAGE, loaded by the workflow), else a new pod annotation: either
         # makes a new pod template, and every pod is replaced, highest ordinal first.
         nxt = os.environ.get("TASKRAFT_E2E_NEXT_IMAGE")
-        change = (["--set", f"image.tag={nxt.rpartition(':')[2]}"] if nxt else
-                  ["--set-string", f"podAnnotations.taskraft-e2e-rollout={uuid.uuid4().hex[:8]}"])
+        change = (
+            ["--set", f"image.tag={nxt.rpartition(':')[2]}"]
+            if nxt
+            else ["--set-string", f"podAnnotations.taskraft-e2e-rollout={uuid.uuid4().hex[:8]}"]
+        )
         helm("upgrade", RELEASE, str(CHART), "-n", ns, "--reuse-values", *change, "--wait", "--timeout", "15m")
-        wait_for(lambda: all(p.metadata.uid != before.get(p.metadata.name) and is_ready(p) for p in server_pods(ns))
-                 and len(server_pods(ns)) == 3, 900, "every pod replaced and ready", interval=3)
+        wait_for(
+            lambda: (
+                all(p.metadata.uid != before.get(p.metadata.name) and is_ready(p) for p in server_pods(ns))
+                and len(server_pods(ns)) == 3
+            ),
+            900,
+            "every pod replaced and ready",
+            interval=3,
+        )
     assert writes.acked and writes.most_leaders <= 1, f"{writes.most_leaders} pods were labelled leader at once"
     assert len(_configuration(http).get("voters", [])) == 3
     _all_there(http, {**release["tasks"], **writes.acked})
@@ -115,7 +126,11 @@ def test_rolling_update_under_writes(release):
 
 def test_a_shrink_below_a_quorum_in_one_step_is_refused(release):
     """3 -> 1 through helm: the chart looks the running StatefulSet up and refuses, naming the way."""
-    proc = subprocess.run([HELM, "upgrade", RELEASE, str(CHART), "-n", release["ns"], "--reuse-values",
-                           "--set", "replicaCount=1"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [HELM, "upgrade", RELEASE, str(CHART), "-n", release["ns"], "--reuse-values", "--set", "replicaCount=1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0 and "fewer than a quorum" in proc.stderr, proc.stdout + proc.stderr
     assert apps.read_namespaced_stateful_set(RELEASE, release["ns"]).spec.replicas == 3
