@@ -271,8 +271,9 @@ def test_variants(helm):
     assert role["rules"][0]["resourceNames"] == [f"{RELEASE}-taskraft-{i}" for i in range(5)]
     assert role["rules"][1:] == CLUSTER_RECORD_RULES
     rule = one(five, "PrometheusRule")
-    quorum = next(r for r in rule["spec"]["groups"][0]["rules"] if r["alert"] == "TaskraftQuorumAtRisk")
-    assert quorum["expr"].endswith("or vector(3))")  # the voters reported, else the chart's count (5 -> 3)
+    rules = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    for name in ("TaskraftQuorumLost", "TaskraftQuorumAtRisk"):
+        assert rules[name]["expr"].endswith("or vector(3))"), name  # the voters reported, else the chart's count (5 -> 3)
 
 
 def test_services_rbac_pdb_networkpolicy(helm):
