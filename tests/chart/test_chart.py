@@ -273,7 +273,8 @@ def test_variants(helm):
     rule = one(five, "PrometheusRule")
     rules = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
     for name in ("TaskraftQuorumLost", "TaskraftQuorumAtRisk"):
-        assert rules[name]["expr"].endswith("or vector(3))"), name  # the voters reported, else the chart's count (5 -> 3)
+        # the voters reported, else the chart's count (5 -> 3)
+        assert rules[name]["expr"].endswith("or vector(3))"), name
 
 
 def test_services_rbac_pdb_networkpolicy(helm):
