@@ -26,6 +26,8 @@ from urllib.parse import quote
 import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
+from .client_tls import resolve_ca_file, tls_reason
+
 
 class ClientError(Exception):
     exit_code = 1
@@ -58,6 +60,10 @@ class Unavailable(ClientError):
     """No node gave a usable answer before the deadline."""
 
     exit_code = 3
+
+
+class CertificateError(Unavailable):
+    """Every node refused the TLS handshake (most often: its certificate is not verified by the CA given)."""
 
 
 def urls_from_data_dir(data_dir) -> list[str]:
@@ -111,6 +117,7 @@ class Client:
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
         session: requests.Session | None = None,
+        ca_file: str | None = None,
     ):
         self.urls = [u.rstrip("/") for u in urls]
         if not self.urls:
@@ -119,12 +126,14 @@ class Client:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout  # above the server's request timeout (5 s), so a 503 arrives first
         self.session = session or requests.Session()
+        if ca_file:
+            self.session.verify = ca_file
         self._preferred = 0
         self.last_url: str | None = None
 
     @classmethod
-    def from_options(cls, urls=(), data_dir=None, **kwargs) -> Client:
-        return cls(resolve_urls(urls, data_dir), **kwargs)
+    def from_options(cls, urls=(), data_dir=None, ca_file=None, **kwargs) -> Client:
+        return cls(resolve_urls(urls, data_dir), ca_file=resolve_ca_file(ca_file, data_dir), **kwargs)
 
     # -- transport ---------------------------------------------------------------------------------
 
@@ -142,6 +151,7 @@ class Client:
 
         def one_round() -> requests.Response:
             nonlocal last_problem
+            tls_refused: list[str] = []
             for step in range(len(self.urls)):
                 i = (self._preferred + step) % len(self.urls)
                 url = self.urls[i]
@@ -153,6 +163,10 @@ class Client:
                     response = self.session.request(
                         method, url + path, json=json_body, params=params, headers=headers, timeout=timeout
                     )
+                except requests.exceptions.SSLError as exc:
+                    last_problem = f"{url}: TLS failed: {tls_reason(exc)}"
+                    tls_refused.append(last_problem)
+                    continue
                 except requests.RequestException as exc:
                     last_problem = f"{url}: {type(exc).__name__}"
                     continue
@@ -163,6 +177,11 @@ class Client:
                 self._preferred = i
                 self.last_url = url
                 return self._check(response)
+            if len(tls_refused) == len(self.urls):  # retrying would not change a certificate
+                raise CertificateError(
+                    "; ".join(tls_refused) + " (give the CA that signed the nodes' certificates: --ca-file or "
+                    "TASKRAFT_CA_FILE)"
+                )
             raise _NoAnswer(last_problem)
 
         backoff = wait_exponential(multiplier=0.2, max=1.0)
