@@ -126,8 +126,8 @@ class Client:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout  # above the server's request timeout (5 s), so a 503 arrives first
         self.session = session or requests.Session()
-        if ca_file:
-            self.session.verify = ca_file
+        # given with each request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own
+        self.verify: str | None = ca_file or None
         self._preferred = 0
         self.last_url: str | None = None
 
@@ -161,7 +161,13 @@ class Client:
                 timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, max(remaining, 0.1)))
                 try:
                     response = self.session.request(
-                        method, url + path, json=json_body, params=params, headers=headers, timeout=timeout
+                        method,
+                        url + path,
+                        json=json_body,
+                        params=params,
+                        headers=headers,
+                        timeout=timeout,
+                        verify=self.verify,
                     )
                 except requests.exceptions.SSLError as exc:
                     last_problem = f"{url}: TLS failed: {tls_reason(exc)}"
@@ -268,7 +274,7 @@ class Client:
     def node_view(self, url: str, timeout: float = 2.0) -> dict | None:
         """One node's own /api/v1/cluster answer, or None if it does not answer (no failover here)."""
         try:
-            r = self.session.get(url.rstrip("/") + "/api/v1/cluster", timeout=timeout)
+            r = self.session.get(url.rstrip("/") + "/api/v1/cluster", timeout=timeout, verify=self.verify)
             return r.json() if r.status_code == 200 else None
         except (requests.RequestException, ValueError):
             return None
@@ -279,7 +285,7 @@ class Client:
         for step in range(len(self.urls)):
             url = self.urls[(self._preferred + step) % len(self.urls)]
             try:
-                r = self.session.get(url + "/api/v1/cluster/nodes", timeout=timeout)
+                r = self.session.get(url + "/api/v1/cluster/nodes", timeout=timeout, verify=self.verify)
                 overview = r.json() if r.status_code == 200 else None
             except (requests.RequestException, ValueError):
                 continue

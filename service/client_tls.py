@@ -28,5 +28,5 @@ def tls_reason(exc: Exception) -> str:
     for marker in ("certificate verify failed", "wrong version number", "SSL"):
         at = text.find(marker)
         if at >= 0:
-            return text[at:].split("')")[0].split('")')[0].rstrip(" )(")
+            return text[at:].split("(_ssl.c")[0].split("')")[0].split('")')[0].rstrip(" )(")
     return type(exc).__name__
