@@ -161,6 +161,8 @@ def cluster_up(data_dir: str, nodes: int, port_base: int, tls: bool | None) -> N
         for node in local.nodes:
             role = "leader" if node.index == leader else "follower"
             click.echo(f"  {node.node_id}  {node.url}  ({role}, raft {node.raft_address}, mysql port {node.db.port})")
+        if local.tls:
+            click.echo(f"CA: {local.verify} (taskraft --ca-file, curl --cacert; --data-dir finds it)")
         click.echo(f"cluster.json: {local.data_dir / 'cluster.json'}")
         cacert = f"--cacert {local.verify} " if local.tls else ""
         click.echo(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import ssl
 import stat
@@ -171,3 +172,30 @@ def test_security_headers_from_a_real_node(tls_cluster, ca):
         assert r.headers["X-Frame-Options"] == "DENY"
         assert r.headers["Referrer-Policy"] == "no-referrer"
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+
+
+def test_cluster_up_tls_prints_https_urls_and_keeps_tls_on_the_next_start(tmp_path):
+    from .test_cluster_command import _up
+
+    base = free_port_base(1)
+    url = f"https://127.0.0.1:{base}"
+    proc, out = _up(tmp_path, base, "--nodes", "1", "--tls")
+    try:
+        assert f"node-0  {url}  (leader" in out, out
+        assert str(tmp_path / "tls" / "ca.crt") in out  # the curl example names the CA
+        assert "PRIVATE KEY" not in out
+        ca = json.loads((tmp_path / "cluster.json").read_text())["ca_file"]
+        assert requests.get(f"{url}/readyz", verify=ca, timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0
+    key = (tmp_path / "tls" / "node-0.key").read_bytes()
+    proc, out = _up(tmp_path, base, "--nodes", "1")  # no flag: as the last start
+    try:
+        assert f"node-0  {url}  (leader" in out, out
+        assert (tmp_path / "tls" / "node-0.key").read_bytes() == key  # kept, not made again
+        done = _cli("tasks", "add", "resumed over https", "--data-dir", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0
