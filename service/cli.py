@@ -129,7 +129,13 @@ def cluster() -> None:
 )
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 9))
 @click.option("--port-base", default=8080, show_default=True, type=click.IntRange(1024, 65000))
-def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
+@click.option(
+    "--tls/--no-tls",
+    default=None,
+    help="HTTPS on the nodes' HTTP ports, with a CA and certificates made once in DATA_DIR/tls "
+    "(default: as the last start of DATA_DIR, else off).",
+)
+def cluster_up(data_dir: str, nodes: int, port_base: int, tls: bool | None) -> None:
     """Start N nodes, each with its own MariaDB/MySQL server, in the foreground until Ctrl-C or SIGTERM.
 
     On an existing DATA_DIR the nodes keep their data; with another --nodes than before, new nodes
@@ -145,7 +151,7 @@ def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: supervisor.RESCALE.set())  # `cluster scale` asks
     try:
-        local = LocalCluster(data_dir, nodes=nodes, port_base=port_base)
+        local = LocalCluster(data_dir, nodes=nodes, port_base=port_base, tls=_tls_as_before(data_dir, tls))
     except MySQLNotFound as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"starting {nodes} nodes in {local.data_dir} ...")
@@ -155,9 +161,12 @@ def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
         for node in local.nodes:
             role = "leader" if node.index == leader else "follower"
             click.echo(f"  {node.node_id}  {node.url}  ({role}, raft {node.raft_address}, mysql port {node.db.port})")
+        if local.tls:
+            click.echo(f"CA: {local.verify} (taskraft --ca-file, curl --cacert; --data-dir finds it)")
         click.echo(f"cluster.json: {local.data_dir / 'cluster.json'}")
+        cacert = f"--cacert {local.verify} " if local.tls else ""
         click.echo(
-            "try: curl -s -X POST -H 'Content-Type: application/json' "
+            f"try: curl -s {cacert}-X POST -H 'Content-Type: application/json' "
             f'-d \'{{"title":"hello"}}\' {local.nodes[-1].url}/api/v1/tasks'
         )
         click.echo("Ctrl-C (or `taskraft cluster down --data-dir ...`) stops everything; data is kept.")
@@ -208,7 +217,7 @@ def cluster_recover(data_dir: str, node_id: str) -> None:
 
     count = len(read_manifest(data_dir).get("nodes", []))
     port_base = int(read_manifest(data_dir).get("port_base", 8080))
-    local = LocalCluster(data_dir, nodes=max(count, 1), port_base=port_base)
+    local = LocalCluster(data_dir, nodes=max(count, 1), port_base=port_base, tls=_tls_as_before(data_dir, None))
     chosen = next((n for n in local.nodes if n.node_id == node_id), None)
     if chosen is None:
         raise click.ClickException(f"no node {node_id} in {data_dir}")
@@ -249,6 +258,15 @@ def cluster_down(data_dir: str, timeout: int) -> None:
             if node.get(key) and _alive(node[key]):
                 os.kill(node[key], signal.SIGTERM)
     click.echo("cluster stopped")
+
+
+def _tls_as_before(data_dir: str, tls: bool | None) -> bool:
+    """--tls/--no-tls as given, else as the data dir's last start recorded it (its CA in cluster.json)."""
+    if tls is not None:
+        return tls
+    from .client_tls import ca_file_from_data_dir
+
+    return ca_file_from_data_dir(data_dir) is not None
 
 
 def _alive(pid: int) -> bool:

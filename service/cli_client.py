@@ -20,6 +20,7 @@ EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND_OR_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 _META_URLS = "taskraft.urls"
 _META_DATA_DIR = "taskraft.data_dir"
 _META_DEADLINE = "taskraft.deadline"
+_META_CA_FILE = "taskraft.ca_file"
 
 
 class CommandFailed(click.ClickException):
@@ -45,12 +46,24 @@ def _store_data_dir(ctx, _param, value):
         ctx.find_root().meta[_META_DATA_DIR] = value
 
 
+def _store_ca_file(ctx, _param, value):
+    if value:
+        ctx.find_root().meta[_META_CA_FILE] = value
+
+
 def _store_deadline(ctx, _param, value):
     if value is not None:
         ctx.find_root().meta[_META_DEADLINE] = value
 
 
 def connection_options(f):
+    f = click.option(
+        "--ca-file",
+        type=click.Path(dir_okay=False, exists=True),
+        expose_value=False,
+        callback=_store_ca_file,
+        help="CA bundle to verify https nodes with (default: $TASKRAFT_CA_FILE, a --data-dir's CA, the system's).",
+    )(f)
     f = click.option(
         "--timeout",
         type=click.FloatRange(0.5, 3600),
@@ -79,7 +92,10 @@ def _client() -> Client:
     meta = click.get_current_context().find_root().meta
     try:
         return Client.from_options(
-            meta.get(_META_URLS, ()), meta.get(_META_DATA_DIR), deadline=meta.get(_META_DEADLINE) or 30.0
+            meta.get(_META_URLS, ()),
+            meta.get(_META_DATA_DIR),
+            ca_file=meta.get(_META_CA_FILE),
+            deadline=meta.get(_META_DEADLINE) or 30.0,
         )
     except ClientError as exc:
         raise CommandFailed(exc) from None

@@ -26,6 +26,8 @@ from urllib.parse import quote
 import requests
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
+from .client_tls import resolve_ca_file, tls_reason
+
 
 class ClientError(Exception):
     exit_code = 1
@@ -58,6 +60,10 @@ class Unavailable(ClientError):
     """No node gave a usable answer before the deadline."""
 
     exit_code = 3
+
+
+class CertificateError(Unavailable):
+    """Every node refused the TLS handshake (most often: its certificate is not verified by the CA given)."""
 
 
 def urls_from_data_dir(data_dir) -> list[str]:
@@ -111,6 +117,7 @@ class Client:
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
         session: requests.Session | None = None,
+        ca_file: str | None = None,
     ):
         self.urls = [u.rstrip("/") for u in urls]
         if not self.urls:
@@ -119,12 +126,14 @@ class Client:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout  # above the server's request timeout (5 s), so a 503 arrives first
         self.session = session or requests.Session()
+        # given with each request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own
+        self.verify: str | None = ca_file or None
         self._preferred = 0
         self.last_url: str | None = None
 
     @classmethod
-    def from_options(cls, urls=(), data_dir=None, **kwargs) -> Client:
-        return cls(resolve_urls(urls, data_dir), **kwargs)
+    def from_options(cls, urls=(), data_dir=None, ca_file=None, **kwargs) -> Client:
+        return cls(resolve_urls(urls, data_dir), ca_file=resolve_ca_file(ca_file, data_dir), **kwargs)
 
     # -- transport ---------------------------------------------------------------------------------
 
@@ -142,6 +151,7 @@ class Client:
 
         def one_round() -> requests.Response:
             nonlocal last_problem
+            tls_refused: list[str] = []
             for step in range(len(self.urls)):
                 i = (self._preferred + step) % len(self.urls)
                 url = self.urls[i]
@@ -151,8 +161,18 @@ class Client:
                 timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, max(remaining, 0.1)))
                 try:
                     response = self.session.request(
-                        method, url + path, json=json_body, params=params, headers=headers, timeout=timeout
+                        method,
+                        url + path,
+                        json=json_body,
+                        params=params,
+                        headers=headers,
+                        timeout=timeout,
+                        verify=self.verify,
                     )
+                except requests.exceptions.SSLError as exc:
+                    last_problem = f"{url}: TLS failed: {tls_reason(exc)}"
+                    tls_refused.append(last_problem)
+                    continue
                 except requests.RequestException as exc:
                     last_problem = f"{url}: {type(exc).__name__}"
                     continue
@@ -163,6 +183,11 @@ class Client:
                 self._preferred = i
                 self.last_url = url
                 return self._check(response)
+            if len(tls_refused) == len(self.urls):  # retrying would not change a certificate
+                raise CertificateError(
+                    "; ".join(tls_refused) + " (give the CA that signed the nodes' certificates: --ca-file or "
+                    "TASKRAFT_CA_FILE)"
+                )
             raise _NoAnswer(last_problem)
 
         backoff = wait_exponential(multiplier=0.2, max=1.0)
@@ -249,7 +274,7 @@ class Client:
     def node_view(self, url: str, timeout: float = 2.0) -> dict | None:
         """One node's own /api/v1/cluster answer, or None if it does not answer (no failover here)."""
         try:
-            r = self.session.get(url.rstrip("/") + "/api/v1/cluster", timeout=timeout)
+            r = self.session.get(url.rstrip("/") + "/api/v1/cluster", timeout=timeout, verify=self.verify)
             return r.json() if r.status_code == 200 else None
         except (requests.RequestException, ValueError):
             return None
@@ -260,7 +285,7 @@ class Client:
         for step in range(len(self.urls)):
             url = self.urls[(self._preferred + step) % len(self.urls)]
             try:
-                r = self.session.get(url + "/api/v1/cluster/nodes", timeout=timeout)
+                r = self.session.get(url + "/api/v1/cluster/nodes", timeout=timeout, verify=self.verify)
                 overview = r.json() if r.status_code == 200 else None
             except (requests.RequestException, ValueError):
                 continue

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import requests
 
 from . import metrics
+from .transport import internal_session
 
 SELF_PATH = "/api/v1/cluster"  # a member's own view; it never gathers others'
 MAX_AGE = 1.0  # seconds a gathered view is served again
@@ -33,10 +34,10 @@ OWN_FIELDS = ("role", "term", "commit_index", "last_applied", "leader_id", "has_
 Fetch = Callable[[str], dict]  # the API URL of a member -> its own view; raises on any failure
 
 
-def fetch_own_view(api_url: str) -> dict:
-    """One member's `GET /api/v1/cluster`, with the short timeouts (the environment's proxies are not used)."""
-    with requests.Session() as session:
-        session.trust_env = False  # internal traffic: HTTP(S)_PROXY of the environment is for the outside
+def fetch_own_view(api_url: str, ca_file: str | None = None) -> dict:
+    """One member's `GET /api/v1/cluster`, with the short timeouts (the environment's proxies are not used);
+    an https member's certificate is verified against `ca_file` (transport.py)."""
+    with internal_session(ca_file) as session:
         response = session.get(api_url.rstrip("/") + SELF_PATH, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         response.raise_for_status()
         view = response.json()
@@ -122,6 +123,8 @@ class ClusterOverview:
 
 
 def _reason(exc: Exception) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failed (certificate not verified)"
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):

@@ -114,7 +114,18 @@ class NodeConfig:
     # when this node started (unset: no record yet, or none is kept).
     cluster_record: str | None = None
     cluster_id: str | None = None
+    # TLS on the HTTP port (transport.py): this node's certificate and key, and the CA that node-to-node
+    # calls verify the other members' certificates against (unset: the system's CAs).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
+    # Origins allowed to call the API from a browser (CORS, web/security.py); empty: none.
+    cors_origins: tuple[str, ...] = ()
     timings: RaftTimings = field(default_factory=RaftTimings)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
 
     @property
     def other_peers(self) -> tuple[str, ...]:
@@ -152,6 +163,14 @@ class NodeConfig:
             raise ConfigError(f"invalid HTTP port {self.http_port}")
         if self.request_timeout <= 0:
             raise ConfigError("request timeout must be positive")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("TLS needs both TASKRAFT_TLS_CERT_FILE and TASKRAFT_TLS_KEY_FILE")
+        for path in (self.tls_cert_file, self.tls_key_file, self.tls_ca_file):
+            if path and not Path(path).is_file():
+                raise ConfigError(f"TLS file {path} does not exist")
+        for origin in self.cors_origins:
+            if not valid_origin(origin):
+                raise ConfigError(f"CORS origin must be scheme://host[:port] with no path, got {origin!r}")
         kind, _, where = (self.cluster_record or "file:x").partition(":")
         if kind not in ("file", "configmap") or not where:
             raise ConfigError(f"cluster record must be file:PATH or configmap:NAME, got {self.cluster_record!r}")
@@ -163,6 +182,17 @@ def _split_host_port(addr: str, what: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit():
         raise ConfigError(f"{what} address must be host:port, got {addr!r}")
     return host, int(port)
+
+
+def valid_origin(origin: str) -> bool:
+    parsed = urlparse(origin)
+    return (
+        parsed.scheme in ("http", "https") and bool(parsed.hostname) and origin == f"{parsed.scheme}://{parsed.netloc}"
+    )
+
+
+def split_list(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip().rstrip("/") for item in (raw or "").split(",") if item.strip())
 
 
 def statefulset_peers(
@@ -283,6 +313,10 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         statefulset=statefulset,
         cluster_record=pick("cluster_record", "CLUSTER_RECORD"),
         cluster_id=pick("cluster_id", "CLUSTER_ID"),
+        tls_cert_file=pick("tls_cert_file", "TLS_CERT_FILE"),
+        tls_key_file=pick("tls_key_file", "TLS_KEY_FILE"),
+        tls_ca_file=pick("tls_ca_file", "TLS_CA_FILE"),
+        cors_origins=split_list(pick("cors_origins", "CORS_ORIGINS")),
         timings=timings,
     )
     return cfg.validate()

@@ -21,6 +21,9 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("TASKRAFT_LOG_LEVEL", "info")
 proc_name = "taskraft"
+# TLS on the HTTP port when both are set (taskraft.transport); gunicorn reads them for each new connection.
+certfile = os.environ.get("TASKRAFT_TLS_CERT_FILE") or None
+keyfile = os.environ.get("TASKRAFT_TLS_KEY_FILE") or None
 
 
 def post_fork(server, worker):

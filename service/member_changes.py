@@ -19,6 +19,7 @@ from .api.port import FORWARDED_HEADER, MembershipRefused
 from .consensus.reconfigure import REMOVE, ChangeRefused, LeaderMustHandOff, NotLeader, request_change, valid_address
 from .state import queries
 from .state.db import TRANSIENT_ERRORS
+from .transport import ssl_context
 
 if TYPE_CHECKING:
     from .node import TaskraftNode
@@ -98,7 +99,9 @@ def _forward(
     request.add_header(FORWARDED_HEADER, "1")
     timeout = max(0.1, deadline - time.monotonic())
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        # an https leader's certificate is verified against the cluster's CA (transport.py)
+        context = ssl_context(node.cfg.tls_ca_file) if url.startswith("https:") else None
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as answer:
         try:

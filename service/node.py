@@ -23,6 +23,7 @@ from .state.applier import Applier
 from .state.db import TRANSIENT_ERRORS, connect, read_pool, wait_for_database
 from .state.machine import OpResult
 from .state.schema import migrate
+from .transport import scheme
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class TaskraftNode:
     @property
     def api_url(self) -> str:
         host = self.cfg.raft_advertise.rpartition(":")[0]
-        return self.cfg.api_url or f"http://{host}:{self.cfg.http_port}"
+        return self.cfg.api_url or f"{scheme(self.cfg.tls)}://{host}:{self.cfg.http_port}"
 
     def start(self, db_timeout: float = 300.0) -> TaskraftNode:
         cfg = self.cfg

@@ -7,12 +7,13 @@ errors.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from . import member_changes
 from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
-from .cluster_overview import ClusterOverview
+from .cluster_overview import ClusterOverview, fetch_own_view
 from .consensus.proposals import Unavailable
 from .node import Diverged
 from .state import queries
@@ -30,7 +31,9 @@ class TaskraftNodePort:
 
     def __init__(self, node: TaskraftNode):
         self._node = node
-        self._overview = ClusterOverview(node.cluster_view)
+        self._overview = ClusterOverview(
+            node.cluster_view, fetch=functools.partial(fetch_own_view, ca_file=node.cfg.tls_ca_file)
+        )
 
     @property
     def started(self) -> bool:

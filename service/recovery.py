@@ -25,6 +25,7 @@ from .config import NodeConfig
 from .configuration import Configuration
 from .consensus.journal import DurableJournal
 from .consensus.pysyncobj_bridge import command_of, journaled_command
+from .transport import scheme, ssl_context
 
 ACTION = "force_new_cluster"
 
@@ -50,7 +51,7 @@ def answers(address: str, timeout: float) -> bool:
         return False
 
 
-def live_voter(address: str, http_port: int, timeout: float) -> bool:
+def live_voter(address: str, http_port: int, timeout: float, ca_file: str | None = None, tls: bool = False) -> bool:
     """Whether a member could help a quorum: its Raft port answers, and its API (on `http_port`, as on
     Kubernetes where every pod uses the same one), if it answers, does not say it may not vote (a pod
     back with an empty volume is amnesiac: it counts for nothing until a leader catches it up)."""
@@ -58,7 +59,9 @@ def live_voter(address: str, http_port: int, timeout: float) -> bool:
         return False
     host = address.rpartition(":")[0]
     try:
-        with urllib.request.urlopen(f"http://{host}:{http_port}/api/v1/cluster", timeout=timeout) as response:
+        url = f"{scheme(tls)}://{host}:{http_port}/api/v1/cluster"
+        context = ssl_context(ca_file) if tls else None
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             view = json.loads(response.read())
     except (OSError, ValueError):
         return True  # no API to ask: its Raft port answers, so count it
@@ -69,7 +72,7 @@ def force_new_cluster(
     cfg: NodeConfig, probe: Callable[[str], bool] | None = None, probe_timeout: float = 1.0
 ) -> Recovered:
     """Append the one-voter configuration to this (stopped) node's log; RecoveryRefused if it must not."""
-    probe = probe or (lambda address: live_voter(address, cfg.http_port, probe_timeout))
+    probe = probe or (lambda address: live_voter(address, cfg.http_port, probe_timeout, cfg.tls_ca_file, cfg.tls))
     me = cfg.raft_advertise
     journal = DurableJournal(str(cfg.journal_path), decode=command_of)
     try:

@@ -16,6 +16,7 @@ from .api.node_access import EXTENSION
 from .config import load_config
 from .node import TaskraftNode
 from .node_port import TaskraftNodePort
+from .web.security import CORS_ORIGINS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ def start_node() -> TaskraftNode:
         if _node is not None:
             return _node
         node = _node = TaskraftNode(load_config())
+        app.config[CORS_ORIGINS] = node.cfg.cors_origins
         app.extensions[EXTENSION] = TaskraftNodePort(node)
 
     def _start() -> None:

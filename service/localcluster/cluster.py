@@ -30,6 +30,7 @@ from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
 
 from ..consensus.cluster_record import FILE_KEY, locked_json
 from ..durable import write_file_durably
+from . import certs
 from .mysqld import MySQLServer, find_server_binary
 
 RAFT_OFFSET = 100
@@ -52,10 +53,11 @@ class LocalNode:
     raft_host: str = "127.0.0.1"  # the name or address peers reach its Raft port at
     bind_host: str = "127.0.0.1"
     prefix: tuple[str, ...] = ()  # command prefix that places its processes (e.g. ip netns exec NS)
+    scheme: str = "http"  # https with --tls (certs.py)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        return f"{self.scheme}://{self.host}:{self.http_port}"
 
     @property
     def raft_address(self) -> str:
@@ -71,18 +73,24 @@ class LocalNode:
 
 
 class LocalCluster:
-    def __init__(self, data_dir, nodes: int = 3, port_base: int = 8080, extra_env: dict | None = None):
+    def __init__(
+        self, data_dir, nodes: int = 3, port_base: int = 8080, extra_env: dict | None = None, tls: bool = False
+    ):
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.data_dir = Path(data_dir).resolve()
         self.port_base = port_base
         self.extra_env = dict(extra_env or {})
+        self.tls = tls  # HTTPS on every node's HTTP port, certificates of certs.py
+        # what requests verify the nodes against: the local CA (made once, kept) with --tls
+        self.verify: str | bool = str(certs.ensure_ca(self.data_dir)) if tls else True
         self._binary = find_server_binary()
         self.nodes = [self._new_node(i) for i in range(nodes)]
         self.secrets = self._load_secrets()
 
     def _new_node(self, i: int) -> LocalNode:
         return LocalNode(
+            scheme="https" if self.tls else "http",
             index=i,
             node_id=f"node-{i}",
             http_port=self.port_base + i,
@@ -140,13 +148,13 @@ class LocalCluster:
 
     def is_ready(self, i: int) -> bool:
         try:
-            return requests.get(self.nodes[i].url + "/readyz", timeout=1).status_code == 200
+            return requests.get(self.nodes[i].url + "/readyz", timeout=1, verify=self.verify).status_code == 200
         except requests.RequestException:
             return False
 
     def cluster_view(self, i: int) -> dict | None:
         try:
-            r = requests.get(self.nodes[i].url + "/api/v1/cluster", timeout=1)
+            r = requests.get(self.nodes[i].url + "/api/v1/cluster", timeout=1, verify=self.verify)
             return r.json() if r.status_code == 200 else None
         except (requests.RequestException, ValueError):
             return None
@@ -213,6 +221,8 @@ class LocalCluster:
                 "TASKRAFT_CLUSTER_RECORD": f"file:{self.manifest_path}",
             }
         )
+        if self.tls:
+            env.update(certs.node_env(self.data_dir, node.node_id, [node.host, node.raft_host]))
         env.update(self.extra_env)
         return env
 
@@ -311,6 +321,7 @@ class LocalCluster:
         return {
             "supervisor_pid": os.getpid(),
             "port_base": self.port_base,
+            "ca_file": self.verify if self.tls else None,  # the CLI with --data-dir verifies against it
             "nodes": [
                 {
                     "node_id": n.node_id,

@@ -70,7 +70,8 @@ def scale(local: LocalCluster, nodes: int, say: Callable[[str], None] = print, t
 def reconcile(local: LocalCluster, nodes: int, say: Callable[[str], None] = print, timeout: float = 120.0) -> None:
     """Add the running nodes 0..nodes-1 that are not members, then remove every other member."""
     wanted = [n.raft_address for n in local.nodes[:nodes]]
-    client = Client([n.url for n in local.nodes[: min(nodes, len(local.nodes))]], deadline=timeout)
+    urls = [n.url for n in local.nodes[: min(nodes, len(local.nodes))]]
+    client = Client(urls, deadline=timeout, ca_file=local.verify if isinstance(local.verify, str) else None)
     for address in wanted:
         if members(client).get(address) != "voter":
             say(f"adding {address} as a learner")

@@ -116,7 +116,7 @@ def _node(started: bool = True, diverged: str | None = None):
     proposer = _Proposer()
     return SimpleNamespace(
         started=started,
-        cfg=SimpleNamespace(node_id="node-7", raft_advertise="10.0.0.7:8180", request_timeout=2.5),
+        cfg=SimpleNamespace(node_id="node-7", raft_advertise="10.0.0.7:8180", request_timeout=2.5, tls_ca_file=None),
         proposer=proposer,
         write=proposer.write,
         check_serving=check_serving,

@@ -207,12 +207,6 @@ def test_method_not_allowed(client, memory_node, method, path, allowed):
     assert memory_node.submitted == []
 
 
-def test_cors_preflight_on_the_api(client):
-    r = client.options("/api/v1/tasks", headers={"Origin": "http://other", "Access-Control-Request-Method": "POST"})
-    assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == "*"
-    assert "Idempotency-Key" in r.headers["Access-Control-Allow-Headers"]
-
-
 def test_cluster_healthz_readyz_metrics(client, memory_node):
     seed_task(memory_node, "a")
     seed_task(memory_node, "b", status="done")

@@ -26,7 +26,11 @@ MONITORING_APIS = [
     "--api-versions",
     "monitoring.coreos.com/v1/PrometheusRule",
 ]
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("cert-manager.io/v1", "Certificate"),  # checked against schemas/certificate-v1.json (test_chart_tls.py)
+}
 
 
 def find_tool(name: str, env: str | None = None) -> str | None:

@@ -190,6 +190,22 @@ maxUnavailable: 1
 {{- if and .Values.networkPolicy.extraEgress (not (and .Values.networkPolicy.enabled .Values.networkPolicy.egress.enabled)) }}
 {{- $errors = append $errors "networkPolicy.extraEgress has no effect unless networkPolicy.enabled and networkPolicy.egress.enabled are true" }}
 {{- end }}
+{{- $tls := .Values.tls }}
+{{- if and $tls.enabled (not $tls.existingSecret) (not $tls.certManager.enabled) }}
+{{- $errors = append $errors "tls.enabled needs a certificate: tls.existingSecret (a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt) or tls.certManager.enabled" }}
+{{- end }}
+{{- if and $tls.existingSecret $tls.certManager.enabled }}
+{{- $errors = append $errors "tls.existingSecret and tls.certManager.enabled are mutually exclusive: cert-manager writes the Secret <fullname>-tls itself" }}
+{{- end }}
+{{- if and $tls.certManager.enabled (not $tls.enabled) }}
+{{- $errors = append $errors "tls.certManager.enabled issues a certificate only for tls.enabled=true" }}
+{{- end }}
+{{- if and $tls.enabled .Values.metrics.serviceMonitor.enabled .Values.metrics.serviceMonitor.namespace (ne .Values.metrics.serviceMonitor.namespace .Release.Namespace) }}
+{{- $errors = append $errors (printf "tls.enabled: the ServiceMonitor reads the CA from the TLS Secret, which must be in its namespace; leave metrics.serviceMonitor.namespace empty (got %q)" .Values.metrics.serviceMonitor.namespace) }}
+{{- end }}
+{{- if and $tls.certManager.enabled (not $tls.certManager.issuerRef.name) }}
+{{- $errors = append $errors "tls.certManager.enabled needs tls.certManager.issuerRef.name (an Issuer or ClusterIssuer that fills ca.crt)" }}
+{{- end }}
 {{- with $errors }}
 {{- fail (printf "\n%s" (join "\n" .)) }}
 {{- end }}
@@ -213,4 +229,26 @@ maxUnavailable: 1
   value: {{ .Values.mysql.user | quote }}
 - name: {{ $prefix }}_PASSWORD_FILE
   value: /etc/mysql-secret/mysql-password
+{{- end }}
+
+{{/* TLS on the HTTP port: the Secret the pods mount (tls.crt, tls.key, ca.crt), where, and the scheme. */}}
+{{- define "taskraft.tlsSecretName" -}}
+{{- if .Values.tls.existingSecret }}
+{{- tpl .Values.tls.existingSecret . }}
+{{- else }}
+{{- printf "%s-tls" (include "taskraft.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "taskraft.tlsDir" -}}
+/etc/taskraft/tls
+{{- end }}
+
+{{- define "taskraft.scheme" -}}
+{{- ternary "https" "http" (and .Values.tls.enabled true) }}
+{{- end }}
+
+{{/* The client Service's name as the certificate names it (the ServiceMonitor's serverName, helm test's host). */}}
+{{- define "taskraft.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "taskraft.fullname" .) .Release.Namespace }}
 {{- end }}
