@@ -156,9 +156,11 @@ def cluster_up(data_dir: str, nodes: int, port_base: int) -> None:
             role = "leader" if node.index == leader else "follower"
             click.echo(f"  {node.node_id}  {node.url}  ({role}, raft {node.raft_address}, mysql port {node.db.port})")
         click.echo(f"cluster.json: {local.data_dir / 'cluster.json'}")
+        if local.admin_token_created:  # shown this once; it stays in the file
+            click.echo(f"admin token (shown once, kept in {local.admin_token_path}, mode 0600): {local.admin_token}")
         click.echo(
-            "try: curl -s -X POST -H 'Content-Type: application/json' "
-            f'-d \'{{"title":"hello"}}\' {local.nodes[-1].url}/api/v1/tasks'
+            f'try: curl -s -H "Authorization: Bearer $(cat {local.admin_token_path})" -X POST'
+            f" -H 'Content-Type: application/json' -d '{{\"title\":\"hello\"}}' {local.nodes[-1].url}/api/v1/tasks"
         )
         click.echo("Ctrl-C (or `taskraft cluster down --data-dir ...`) stops everything; data is kept.")
         supervisor.serve(local, stop, click.echo, lambda message: click.echo(message, err=True))
@@ -265,6 +267,9 @@ def _alive(pid: int) -> bool:
 
 from .cli_client import register  # noqa: E402  (client commands: `taskraft tasks ...`, `taskraft cluster status`)
 from .cli_members import members  # noqa: E402  (`taskraft cluster members [add|remove]`)
+from .cli_users import tokens, users  # noqa: E402  (`taskraft users ...`, `taskraft tokens ...`)
 
 register(main, cluster)
 cluster.add_command(members)
+main.add_command(users)
+main.add_command(tokens)

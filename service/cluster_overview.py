@@ -33,11 +33,14 @@ OWN_FIELDS = ("role", "term", "commit_index", "last_applied", "leader_id", "has_
 Fetch = Callable[[str], dict]  # the API URL of a member -> its own view; raises on any failure
 
 
-def fetch_own_view(api_url: str) -> dict:
-    """One member's `GET /api/v1/cluster`, with the short timeouts (the environment's proxies are not used)."""
+def fetch_own_view(api_url: str, headers: dict | None = None) -> dict:
+    """One member's `GET /api/v1/cluster`, with the short timeouts (the environment's proxies are not used).
+    `headers` carry the nodes' internal credential (auth/tokens.py) when authentication is on."""
     with requests.Session() as session:
         session.trust_env = False  # internal traffic: HTTP(S)_PROXY of the environment is for the outside
-        response = session.get(api_url.rstrip("/") + SELF_PATH, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        response = session.get(
+            api_url.rstrip("/") + SELF_PATH, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+        )
         response.raise_for_status()
         view = response.json()
     if not isinstance(view, dict):

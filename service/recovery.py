@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import commands as c
+from .auth.tokens import internal_token
 from .config import NodeConfig
 from .configuration import Configuration
 from .consensus.journal import DurableJournal
@@ -50,7 +51,7 @@ def answers(address: str, timeout: float) -> bool:
         return False
 
 
-def live_voter(address: str, http_port: int, timeout: float) -> bool:
+def live_voter(address: str, http_port: int, timeout: float, credential: str | None = None) -> bool:
     """Whether a member could help a quorum: its Raft port answers, and its API (on `http_port`, as on
     Kubernetes where every pod uses the same one), if it answers, does not say it may not vote (a pod
     back with an empty volume is amnesiac: it counts for nothing until a leader catches it up)."""
@@ -58,7 +59,10 @@ def live_voter(address: str, http_port: int, timeout: float) -> bool:
         return False
     host = address.rpartition(":")[0]
     try:
-        with urllib.request.urlopen(f"http://{host}:{http_port}/api/v1/cluster", timeout=timeout) as response:
+        request = urllib.request.Request(f"http://{host}:{http_port}/api/v1/cluster")
+        if credential:  # the nodes' internal credential (auth/tokens.py)
+            request.add_header("Authorization", f"Bearer {credential}")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             view = json.loads(response.read())
     except (OSError, ValueError):
         return True  # no API to ask: its Raft port answers, so count it
@@ -69,7 +73,8 @@ def force_new_cluster(
     cfg: NodeConfig, probe: Callable[[str], bool] | None = None, probe_timeout: float = 1.0
 ) -> Recovered:
     """Append the one-voter configuration to this (stopped) node's log; RecoveryRefused if it must not."""
-    probe = probe or (lambda address: live_voter(address, cfg.http_port, probe_timeout))
+    credential = internal_token(cfg.raft_secret)
+    probe = probe or (lambda address: live_voter(address, cfg.http_port, probe_timeout, credential))
     me = cfg.raft_advertise
     journal = DurableJournal(str(cfg.journal_path), decode=command_of)
     try:

@@ -70,7 +70,9 @@ def scale(local: LocalCluster, nodes: int, say: Callable[[str], None] = print, t
 def reconcile(local: LocalCluster, nodes: int, say: Callable[[str], None] = print, timeout: float = 120.0) -> None:
     """Add the running nodes 0..nodes-1 that are not members, then remove every other member."""
     wanted = [n.raft_address for n in local.nodes[:nodes]]
-    client = Client([n.url for n in local.nodes[: min(nodes, len(local.nodes))]], deadline=timeout)
+    client = Client(
+        [n.url for n in local.nodes[: min(nodes, len(local.nodes))]], deadline=timeout, token=local.admin_token
+    )
     for address in wanted:
         if members(client).get(address) != "voter":
             say(f"adding {address} as a learner")
