@@ -28,6 +28,7 @@ Clients:
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import base64
 import json
@@ -64,6 +65,11 @@ def etcd_range_body(c: int, n: int, serializable: bool) -> bytes:
     if serializable:
         body["serializable"] = True
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+# The API token ($TASKRAFT_TOKEN; bench/suite.py passes the local cluster's admin token), sent on every request.
+TOKEN = os.environ.get("TASKRAFT_TOKEN", "")
+AUTH_LINE = b"Authorization: Bearer %s\r\n" % TOKEN.encode() if TOKEN else b""
 
 
 class Workload:
@@ -116,6 +122,7 @@ class RawConnection:
         if self.writer is None:
             await self.connect()
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode(), path.encode(), self.hostheader)
+        head += AUTH_LINE
         if body is not None:
             head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         self.writer.write(head + b"\r\n" + (body or b""))
@@ -164,7 +171,9 @@ class AiohttpConnection:
 
         if self.session is None:
             self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if TOKEN:
+            headers["Authorization"] = f"Bearer {TOKEN}"
         async with self.session.request(method, self.base + path, data=body, headers=headers) as r:
             return r.status, await r.read()
 
@@ -174,8 +183,15 @@ class AiohttpConnection:
         self.session = None
 
 
-TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HttpError, ValueError,
-                    IndexError, asyncio.TimeoutError)
+TRANSPORT_ERRORS = (
+    OSError,
+    asyncio.IncompleteReadError,
+    asyncio.LimitOverrunError,
+    HttpError,
+    ValueError,
+    IndexError,
+    asyncio.TimeoutError,
+)
 
 
 # -- the generator -------------------------------------------------------------------------------------
@@ -381,11 +397,19 @@ def emit(obj: dict) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--urls", required=True, help="comma-separated base URLs; client c starts on urls[c %% len]")
-    p.add_argument("--kind", choices=("taskraft", "galera", "etcd"), default="taskraft",
-                   help="taskraft and galera speak the task API; etcd its HTTP/JSON gateway")
+    p.add_argument(
+        "--kind",
+        choices=("taskraft", "galera", "etcd"),
+        default="taskraft",
+        help="taskraft and galera speak the task API; etcd its HTTP/JSON gateway",
+    )
     p.add_argument("--op", choices=("write", "read"), default="write")
-    p.add_argument("--consistency", choices=("linearizable", "local"), default="linearizable",
-                   help="reads: linearizable (default) or local (etcd: serializable)")
+    p.add_argument(
+        "--consistency",
+        choices=("linearizable", "local"),
+        default="linearizable",
+        help="reads: linearizable (default) or local (etcd: serializable)",
+    )
     p.add_argument("--read-ids", default="1-1", help="reads pick task ids uniformly from LO-HI")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--rate", type=float, default=0.0, help="open loop: target requests per second")
@@ -396,8 +420,12 @@ def parse_args(argv=None):
     p.add_argument("--retry-delay", type=float, default=0.01, help="pause after a failed request, seconds")
     p.add_argument("--client", choices=("raw", "aiohttp"), default="raw")
     p.add_argument("--control", action="store_true", help="read mark/stop commands on stdin")
-    p.add_argument("--probe-interval", type=float, default=0.0,
-                   help="also send one fresh write every this many seconds on a new connection (failover windows)")
+    p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=0.0,
+        help="also send one fresh write every this many seconds on a new connection (failover windows)",
+    )
     return p.parse_args(argv)
 
 
