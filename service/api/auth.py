@@ -104,7 +104,7 @@ def _authenticate() -> None:
         who = auth.verifier.verify(token)
     except Refused as refused:
         auth.limiter.failed(address)
-        raise _unauthenticated(refused.message, "invalid_token", {"reason": refused.reason}) from None
+        raise _unauthenticated(refused.message, "invalid_token") from None
     endpoint = request.endpoint
     if who.role == INTERNAL_ROLE:
         forwarded = request.headers.get(FORWARDED_HEADER) == "1" or request.method in _READS
@@ -118,7 +118,7 @@ def _authenticate() -> None:
             403,
             "forbidden",
             f"this needs the {needed} role; the token has {who.role}",
-            details={"required_role": needed, "role": who.role},
+            details=[{"field": "Authorization", "message": f"needs the {needed} role, has {who.role}"}],
         )
     g.principal = who
 
@@ -133,6 +133,6 @@ def _bearer(header: str | None) -> str | None:
     return value
 
 
-def _unauthenticated(message: str, error: str | None, details: dict | None = None) -> ApiError:
+def _unauthenticated(message: str, error: str | None) -> ApiError:
     challenge = 'Bearer realm="taskraft"' + (f', error="{error}"' if error else "")
-    return ApiError(401, "unauthenticated", message, details, headers={"WWW-Authenticate": challenge})
+    return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": challenge})

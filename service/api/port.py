@@ -61,6 +61,7 @@ class HistoryEntry(TypedDict):
     payload: dict
     outcome: str
     applied_at: str
+    user: str | None  # who asked for it (None: authentication off, or an entry from before users)
 
 
 class Readiness(NamedTuple):

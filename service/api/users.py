@@ -64,7 +64,7 @@ class TokenCreate(BaseModel):
     username: str
     name: str = Field(min_length=1, max_length=c.TOKEN_NAME_MAX)
     role: str | None = None  # default: the owner's role
-    expires_in: int | None = Field(default=None, ge=60, le=MAX_EXPIRES_IN)  # seconds; none: never expires
+    expires_in: int | None = Field(default=None, ge=1, le=MAX_EXPIRES_IN)  # seconds; none: never expires
 
     _username = field_validator("username")(classmethod(lambda cls, value: _check_username(value)))
     _role = field_validator("role")(classmethod(lambda cls, value: _check_role(value)))

@@ -107,6 +107,7 @@ class MemoryNode:
                     "payload": dict(args),
                     "outcome": result.outcome,
                     "applied_at": ms_to_rfc3339(ts_ms),
+                    "user": op.get("user"),
                 },
             )
         )
