@@ -28,6 +28,7 @@ Clients:
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import base64
 import json
@@ -64,6 +65,11 @@ def etcd_range_body(c: int, n: int, serializable: bool) -> bytes:
     if serializable:
         body["serializable"] = True
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+# The API token ($TASKRAFT_TOKEN; bench/suite.py passes the local cluster's admin token), sent on every request.
+TOKEN = os.environ.get("TASKRAFT_TOKEN", "")
+AUTH_LINE = b"Authorization: Bearer %s\r\n" % TOKEN.encode() if TOKEN else b""
 
 
 class Workload:
@@ -116,6 +122,7 @@ class RawConnection:
         if self.writer is None:
             await self.connect()
         head = b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method.encode(), path.encode(), self.hostheader)
+        head += AUTH_LINE
         if body is not None:
             head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         self.writer.write(head + b"\r\n" + (body or b""))
@@ -164,7 +171,9 @@ class AiohttpConnection:
 
         if self.session is None:
             self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1))
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if TOKEN:
+            headers["Authorization"] = f"Bearer {TOKEN}"
         async with self.session.request(method, self.base + path, data=body, headers=headers) as r:
             return r.status, await r.read()
 

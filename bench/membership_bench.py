@@ -20,8 +20,9 @@ from taskraft.localcluster.cluster import LocalCluster
 from taskraft.localcluster.scaling import change, members, wait_voter
 
 
-def _fill(url: str, tasks: int) -> None:
+def _fill(url: str, tasks: int, headers: dict) -> None:
     session = requests.Session()
+    session.headers.update(headers)
 
     def one(i: int) -> None:
         session.post(f"{url}/api/v1/tasks", json={"title": f"bench {i}"}, timeout=30).raise_for_status()
@@ -41,10 +42,10 @@ def main() -> None:
         try:
             local.start(wait=180)
             local.wait_leader(30)
-            client = Client(local.urls[:3], deadline=120)
+            client = Client(local.urls[:3], deadline=120, token=local.admin_token)
             seconds = []
             for r in range(args.rounds):
-                _fill(local.urls[0], args.tasks)
+                _fill(local.urls[0], args.tasks, local.auth_headers)
                 i = local.add_node()
                 address = local.nodes[i].raft_address
                 started = time.monotonic()

@@ -80,13 +80,20 @@ def loadgen_cmd(system, urls, **kw) -> list[str]:
     return cmd
 
 
+def loadgen_env(system) -> dict:
+    """The load generator's environment: the local cluster's admin token as TASKRAFT_TOKEN, if it has one."""
+    token = getattr(getattr(system, "cluster", None), "admin_token", None)
+    return {**os.environ, "TASKRAFT_TOKEN": token} if token else dict(os.environ)
+
+
 def run_loadgen(system, urls, **kw) -> tuple[dict, dict]:
     """Run one load generator to completion; its report and the CPU seconds of every process group."""
     meter = CpuMeter(system.cpu_groups()).start()
     limit = float(kw.get("duration") or 0) + float(kw.get("warmup") or 0) + 60
     if kw.get("count"):
         limit += 1800
-    proc = subprocess.run(loadgen_cmd(system, urls, **kw), cwd=REPO, capture_output=True, text=True, timeout=limit)
+    proc = subprocess.run(loadgen_cmd(system, urls, **kw), cwd=REPO, capture_output=True, text=True, timeout=limit,
+                          env=loadgen_env(system))
     cpu = meter.stop()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -103,7 +110,7 @@ class ControlledLoad:
         self.meter = CpuMeter(system.cpu_groups()).start()
         self.proc = subprocess.Popen(loadgen_cmd(system, urls, control=True, duration=0, warmup=0, **kw), cwd=REPO,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, env=loadgen_env(system))
         self.events: list[dict] = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -164,10 +164,12 @@ def cluster_up(data_dir: str, nodes: int, port_base: int, tls: bool | None) -> N
         if local.tls:
             click.echo(f"CA: {local.verify} (taskraft --ca-file, curl --cacert; --data-dir finds it)")
         click.echo(f"cluster.json: {local.data_dir / 'cluster.json'}")
+        if local.admin_token_created:  # shown this once; it stays in the file
+            click.echo(f"admin token (shown once, kept in {local.admin_token_path}, mode 0600): {local.admin_token}")
         cacert = f"--cacert {local.verify} " if local.tls else ""
         click.echo(
-            f"try: curl -s {cacert}-X POST -H 'Content-Type: application/json' "
-            f'-d \'{{"title":"hello"}}\' {local.nodes[-1].url}/api/v1/tasks'
+            f'try: curl -s {cacert}-H "Authorization: Bearer $(cat {local.admin_token_path})" -X POST'
+            f" -H 'Content-Type: application/json' -d '{{\"title\":\"hello\"}}' {local.nodes[-1].url}/api/v1/tasks"
         )
         click.echo("Ctrl-C (or `taskraft cluster down --data-dir ...`) stops everything; data is kept.")
         supervisor.serve(local, stop, click.echo, lambda message: click.echo(message, err=True))
@@ -283,6 +285,9 @@ def _alive(pid: int) -> bool:
 
 from .cli_client import register  # noqa: E402  (client commands: `taskraft tasks ...`, `taskraft cluster status`)
 from .cli_members import members  # noqa: E402  (`taskraft cluster members [add|remove]`)
+from .cli_users import tokens, users  # noqa: E402  (`taskraft users ...`, `taskraft tokens ...`)
 
 register(main, cluster)
 cluster.add_command(members)
+main.add_command(users)
+main.add_command(tokens)

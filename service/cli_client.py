@@ -1,7 +1,8 @@
 """Client commands of `taskraft`: `taskraft tasks ...` and `taskraft cluster status`.
 
 Exit codes: 0 ok; 1 usage (bad arguments, or the API answered 400); 2 not found or conflict
-(404, 412 stale version, 422 idempotency key reused); 3 cluster unavailable (no node answered).
+(404, 412 stale version, 422 idempotency key reused); 3 cluster unavailable (no node answered);
+4 not allowed (401 no or bad token, 403 role too low, 429 too many failed authentications).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _META_URLS = "taskraft.urls"
 _META_DATA_DIR = "taskraft.data_dir"
 _META_DEADLINE = "taskraft.deadline"
 _META_CA_FILE = "taskraft.ca_file"
+_META_TOKEN = "taskraft.token"
 
 
 class CommandFailed(click.ClickException):
@@ -56,6 +58,11 @@ def _store_deadline(ctx, _param, value):
         ctx.find_root().meta[_META_DEADLINE] = value
 
 
+def _store_token(ctx, _param, value):
+    if value:
+        ctx.find_root().meta[_META_TOKEN] = value
+
+
 def connection_options(f):
     f = click.option(
         "--ca-file",
@@ -63,6 +70,12 @@ def connection_options(f):
         expose_value=False,
         callback=_store_ca_file,
         help="CA bundle to verify https nodes with (default: $TASKRAFT_CA_FILE, a --data-dir's CA, the system's).",
+    )(f)
+    f = click.option(
+        "--token",
+        expose_value=False,
+        callback=_store_token,
+        help="API token (default: $TASKRAFT_TOKEN, else the admin token of --data-dir's local cluster).",
     )(f)
     f = click.option(
         "--timeout",
@@ -95,6 +108,7 @@ def _client() -> Client:
             meta.get(_META_URLS, ()),
             meta.get(_META_DATA_DIR),
             ca_file=meta.get(_META_CA_FILE),
+            token=meta.get(_META_TOKEN),
             deadline=meta.get(_META_DEADLINE) or 30.0,
         )
     except ClientError as exc:
@@ -135,6 +149,7 @@ def format_table(headers: list[str], rows: list[list]) -> str:
 
 def _task_lines(task: dict) -> str:
     keys = ["id", "title", "description", "status", "version", "created_by", "created_at", "updated_at"]
+    keys += ["created_by_user", "updated_by_user"]
     width = max(len(k) for k in keys)
     return "\n".join(f"{k.ljust(width)}  {task.get(k, '')}" for k in keys)
 

@@ -10,8 +10,12 @@ answer it waits a little and starts again, until the overall deadline. Writes ca
 Idempotency-Key that is generated once per call and reused on every retry, so a write whose outcome
 was unknown (a node died, or 503 no_quorum) is applied at most once.
 
-Errors are typed: UsageError (400), NotFound (404), Conflict (412, 422), Unavailable (no node gave
-an answer before the deadline). Each carries the CLI exit code it maps to.
+Errors are typed: UsageError (400), AuthError (401, 403, 429), NotFound (404), Conflict (409, 412,
+422), Unavailable (no node gave an answer before the deadline). Each carries the CLI exit code it
+maps to.
+
+Every request carries `Authorization: Bearer <token>`: the token given, else $TASKRAFT_TOKEN, else
+the admin token of the local cluster in `--data-dir` (`DIR/admin-token`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,12 @@ class NotFound(ClientError):
     exit_code = 2
 
 
+class AuthError(ClientError):
+    """401 (no token, or one that is unknown, expired or revoked), 403 (a role too low), 429 (too many failures)."""
+
+    exit_code = 4
+
+
 class Conflict(ClientError):
     """412 precondition_failed (stale version) or 422 idempotency_key_reused."""
 
@@ -73,6 +83,21 @@ def urls_from_data_dir(data_dir) -> list[str]:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     return [n["url"] for n in manifest.get("nodes", []) if n.get("url")]
+
+
+def resolve_token(token=None, data_dir=None, env=None) -> str | None:
+    """The API token: the one given, else TASKRAFT_TOKEN, else a local cluster's DIR/admin-token."""
+    env = os.environ if env is None else env
+    if token:
+        return str(token).strip()
+    if env.get("TASKRAFT_TOKEN"):
+        return env["TASKRAFT_TOKEN"].strip()
+    if data_dir:
+        try:
+            return (Path(data_dir) / "admin-token").read_text().strip() or None
+        except OSError:
+            return None
+    return None
 
 
 def resolve_urls(urls=(), data_dir=None, env=None) -> list[str]:
@@ -118,6 +143,7 @@ class Client:
         read_timeout: float = 10.0,
         session: requests.Session | None = None,
         ca_file: str | None = None,
+        token: str | None = None,
     ):
         self.urls = [u.rstrip("/") for u in urls]
         if not self.urls:
@@ -128,12 +154,19 @@ class Client:
         self.session = session or requests.Session()
         # given with each request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own
         self.verify: str | None = ca_file or None
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
         self._preferred = 0
         self.last_url: str | None = None
 
     @classmethod
-    def from_options(cls, urls=(), data_dir=None, ca_file=None, **kwargs) -> Client:
-        return cls(resolve_urls(urls, data_dir), ca_file=resolve_ca_file(ca_file, data_dir), **kwargs)
+    def from_options(cls, urls=(), data_dir=None, ca_file=None, token=None, **kwargs) -> Client:
+        return cls(
+            resolve_urls(urls, data_dir),
+            ca_file=resolve_ca_file(ca_file, data_dir),
+            token=resolve_token(token, data_dir),
+            **kwargs,
+        )
 
     # -- transport ---------------------------------------------------------------------------------
 
@@ -209,7 +242,8 @@ class Client:
             body = response.json()
         except ValueError:
             pass
-        cls = {404: NotFound, 409: Conflict, 412: Conflict, 422: Conflict}.get(status)
+        cls = {401: AuthError, 403: AuthError, 404: NotFound, 409: Conflict, 412: Conflict, 422: Conflict}.get(status)
+        cls = AuthError if status == 429 else cls
         if cls is None:
             cls = UsageError if 400 <= status < 500 else Unavailable
         raise cls(message, status=status, code=code, body=body)

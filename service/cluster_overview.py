@@ -34,11 +34,14 @@ OWN_FIELDS = ("role", "term", "commit_index", "last_applied", "leader_id", "has_
 Fetch = Callable[[str], dict]  # the API URL of a member -> its own view; raises on any failure
 
 
-def fetch_own_view(api_url: str, ca_file: str | None = None) -> dict:
+def fetch_own_view(api_url: str, ca_file: str | None = None, headers: dict | None = None) -> dict:
     """One member's `GET /api/v1/cluster`, with the short timeouts (the environment's proxies are not used);
-    an https member's certificate is verified against `ca_file` (transport.py)."""
+    an https member's certificate is verified against `ca_file` (transport.py). `headers` carry the nodes'
+    internal credential (auth/tokens.py) when authentication is on."""
     with internal_session(ca_file) as session:
-        response = session.get(api_url.rstrip("/") + SELF_PATH, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        response = session.get(
+            api_url.rstrip("/") + SELF_PATH, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+        )
         response.raise_for_status()
         view = response.json()
     if not isinstance(view, dict):

@@ -3,10 +3,12 @@
 An HTTP write becomes one operation dict; one or more operations travel in one log entry:
 
     entry   = {"v": 1, "ops": [op, ...]}          (an entry with no ops is a read barrier)
-    op      = {"op": "create"|"update"|"delete"|"register_node"|"init_cluster"|"configure_members",
+    op      = {"op": "create"|"update"|"delete"|"register_node"|"init_cluster"|"configure_members"
+                     |"user_add"|"user_disable"|"token_create"|"token_revoke",
                "rid": request id, "fp": request fingerprint,
                "ts": accepting node's clock in epoch milliseconds,
                "origin": accepting node id, "origin_addr": its raft address,
+               "user": the acting user's name (absent when authentication is off, and in older entries),
                "args": {...}}
 
 Everything the state machine needs to be deterministic (ids excepted, which come from the
@@ -32,8 +34,20 @@ OP_INIT_CLUSTER = "init_cluster"  # args: {"cluster_id"}; the first one in the l
 # args: {"configuration": {"voters", "learners"}, "term", "base", "change": {"action", "address"}};
 # alone in its entry, effective only as consensus/membership.py says
 OP_CONFIGURE = "configure_members"
+# Users and API tokens (state/users.py). Their args carry everything apply needs, chosen by the
+# proposing node: ids, the token's SHA-256 (never the token), expiry in epoch milliseconds.
+OP_USER_ADD = "user_add"  # args: {"user_id", "username", "email", "role"}
+OP_USER_DISABLE = "user_disable"  # args: {"username"}
+OP_TOKEN_CREATE = "token_create"  # args: {"token_id", "token_hash", "name", "username", "role", "expires_at"}
+OP_TOKEN_REVOKE = "token_revoke"  # args: {"token_id"}
+AUTH_OPS = frozenset({OP_USER_ADD, OP_USER_DISABLE, OP_TOKEN_CREATE, OP_TOKEN_REVOKE})
 
 STATUSES = ("todo", "in_progress", "done")
+ROLES = ("viewer", "editor", "admin")  # each role may do what the ones before it may
+USERNAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,63}"
+BOOTSTRAP_USER = "admin"  # the name of the bootstrap admin token's user, kept from the users table
+TOKEN_NAME_MAX = 100
+EMAIL_MAX = 254
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 
@@ -49,6 +63,7 @@ NOT_FOUND = "not_found"
 PRECONDITION_FAILED = "precondition_failed"
 KEY_REUSED = "idempotency_key_reused"
 REJECTED = "rejected"
+CONFLICT = "conflict"  # a user or token id, name or hash already taken
 
 
 def now_ms() -> int:
@@ -75,9 +90,11 @@ def new_request_id() -> str:
     return f"{_request_id_prefix}{next(_request_id_counter):x}"
 
 
-def fingerprint(op: str, task_id: int | None, args: dict, if_match: int | None = None) -> str:
-    """A stable digest of what a request asks for: same key + different request is detectable."""
-    canonical = json.dumps([op, task_id, args, if_match], sort_keys=True, separators=(",", ":"))
+def fingerprint(op: str, task_id: int | None, args: dict, if_match: int | None = None, user: str | None = None) -> str:
+    """A stable digest of what a request asks for: same key + different request is detectable. The acting
+    user is part of it (when there is one), so one user's Idempotency-Key never answers another's request."""
+    parts = [op, task_id, args, if_match] + ([user] if user is not None else [])
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -91,21 +108,25 @@ def make_op(
     if_match: int | None = None,
     request_id: str | None = None,
     ts_ms: int | None = None,
+    user: str | None = None,
 ) -> dict:
     payload = dict(args)
     if task_id is not None:
         payload["task_id"] = task_id
     if if_match is not None:
         payload["if_match"] = if_match
-    return {
+    op_dict = {
         "op": op,
         "rid": request_id or new_request_id(),
-        "fp": fingerprint(op, task_id, args, if_match),
+        "fp": fingerprint(op, task_id, args, if_match, user),
         "ts": ts_ms if ts_ms is not None else now_ms(),
         "origin": origin,
         "origin_addr": origin_addr,
         "args": payload,
     }
+    if user is not None:
+        op_dict["user"] = user
+    return op_dict
 
 
 def make_entry(ops: list[dict]) -> dict:
@@ -132,6 +153,11 @@ def cluster_id_of(entry) -> str | None:
             if valid_cluster_id(value):
                 return value
     return None
+
+
+def role_rank(role) -> int:
+    """0 viewer, 1 editor, 2 admin; -1 for anything else."""
+    return ROLES.index(role) if role in ROLES else -1
 
 
 def encodable(value: str) -> bool:

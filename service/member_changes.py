@@ -16,6 +16,7 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from .api.port import FORWARDED_HEADER, MembershipRefused
+from .auth.tokens import internal_token
 from .consensus.reconfigure import REMOVE, ChangeRefused, LeaderMustHandOff, NotLeader, request_change, valid_address
 from .state import queries
 from .state.db import TRANSIENT_ERRORS
@@ -97,6 +98,9 @@ def _forward(
         request = urllib.request.Request(f"{url}{MEMBERS_PATH}", data=body, method="POST")
         request.add_header("Content-Type", "application/json")
     request.add_header(FORWARDED_HEADER, "1")
+    credential = internal_token(node.cfg.raft_secret)  # the leader accepts it on this route, forwarded only
+    if credential:
+        request.add_header("Authorization", f"Bearer {credential}")
     timeout = max(0.1, deadline - time.monotonic())
     try:
         # an https leader's certificate is verified against the cluster's CA (transport.py)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from . import member_changes
 from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
+from .auth.tokens import internal_token
 from .cluster_overview import ClusterOverview, fetch_own_view
 from .consensus.proposals import Unavailable
 from .node import Diverged
-from .state import queries
+from .state import queries, users
 from .state.db import TRANSIENT_ERRORS
 from .state.machine import OpResult
 
@@ -31,8 +32,11 @@ class TaskraftNodePort:
 
     def __init__(self, node: TaskraftNode):
         self._node = node
+        secret = internal_token(node.cfg.raft_secret)
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         self._overview = ClusterOverview(
-            node.cluster_view, fetch=functools.partial(fetch_own_view, ca_file=node.cfg.tls_ca_file)
+            node.cluster_view,
+            fetch=functools.partial(fetch_own_view, ca_file=node.cfg.tls_ca_file, headers=headers),
         )
 
     @property
@@ -91,6 +95,19 @@ class TaskraftNodePort:
 
     def task_counts(self) -> dict[str, int]:
         return self._query(queries.count_by_status)
+
+    def credential(self, token_hash: str) -> dict | None:
+        return self._query(lambda conn: users.credential(conn, token_hash))
+
+    @property
+    def auth_epoch(self) -> int:
+        return self._node.applier.auth_epoch
+
+    def list_users(self, *, consistency: Consistency, deadline: float) -> list[dict]:
+        return self._read(users.list_users, consistency, deadline)
+
+    def list_tokens(self, *, username: str | None, consistency: Consistency, deadline: float) -> list[dict]:
+        return self._read(lambda conn: users.list_tokens(conn, username), consistency, deadline)
 
     def _read(self, fn: Callable[[object], T], consistency: Consistency, deadline: float) -> T:
         """`fn(conn)` after a read barrier (linearizable), or straight on this node's database (local)."""

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import commands as c
+from .auth.tokens import internal_token
 from .config import NodeConfig
 from .configuration import Configuration
 from .consensus.journal import DurableJournal
@@ -51,7 +52,14 @@ def answers(address: str, timeout: float) -> bool:
         return False
 
 
-def live_voter(address: str, http_port: int, timeout: float, ca_file: str | None = None, tls: bool = False) -> bool:
+def live_voter(
+    address: str,
+    http_port: int,
+    timeout: float,
+    ca_file: str | None = None,
+    tls: bool = False,
+    credential: str | None = None,
+) -> bool:
     """Whether a member could help a quorum: its Raft port answers, and its API (on `http_port`, as on
     Kubernetes where every pod uses the same one), if it answers, does not say it may not vote (a pod
     back with an empty volume is amnesiac: it counts for nothing until a leader catches it up)."""
@@ -59,9 +67,11 @@ def live_voter(address: str, http_port: int, timeout: float, ca_file: str | None
         return False
     host = address.rpartition(":")[0]
     try:
-        url = f"{scheme(tls)}://{host}:{http_port}/api/v1/cluster"
+        request = urllib.request.Request(f"{scheme(tls)}://{host}:{http_port}/api/v1/cluster")
+        if credential:  # the nodes' internal credential (auth/tokens.py)
+            request.add_header("Authorization", f"Bearer {credential}")
         context = ssl_context(ca_file) if tls else None
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             view = json.loads(response.read())
     except (OSError, ValueError):
         return True  # no API to ask: its Raft port answers, so count it
@@ -72,7 +82,10 @@ def force_new_cluster(
     cfg: NodeConfig, probe: Callable[[str], bool] | None = None, probe_timeout: float = 1.0
 ) -> Recovered:
     """Append the one-voter configuration to this (stopped) node's log; RecoveryRefused if it must not."""
-    probe = probe or (lambda address: live_voter(address, cfg.http_port, probe_timeout, cfg.tls_ca_file, cfg.tls))
+    credential = internal_token(cfg.raft_secret)
+    probe = probe or (
+        lambda address: live_voter(address, cfg.http_port, probe_timeout, cfg.tls_ca_file, cfg.tls, credential)
+    )
     me = cfg.raft_advertise
     journal = DurableJournal(str(cfg.journal_path), decode=command_of)
     try:

@@ -13,6 +13,7 @@ import threading
 
 from .api.app import create_app
 from .api.node_access import EXTENSION
+from .auth.settings import AuthSettings
 from .config import load_config
 from .node import TaskraftNode
 from .node_port import TaskraftNodePort
@@ -20,7 +21,7 @@ from .web.security import CORS_ORIGINS
 
 log = logging.getLogger(__name__)
 
-app = create_app(None)
+app = create_app(None, AuthSettings.from_env())  # TASKRAFT_AUTH: on unless set to off
 _lock = threading.Lock()
 _node: TaskraftNode | None = None
 

@@ -14,19 +14,39 @@ import shutil
 
 import pymysql
 import pytest
+import requests
 
 from taskraft.config import MySQLSettings
 from taskraft.localcluster.cluster import LocalCluster
 from taskraft.localcluster.mysqld import MySQLServer
 from taskraft.state.schema import migrate
 
-from .helpers import free_port, free_port_base
+from .helpers import TEST_ADMIN_TOKEN, free_port, free_port_base
 
 _db_names = itertools.count()
 
 REQUIRE_TOOLS = "TASKRAFT_REQUIRE_TOOLS"
 MAY_SKIP = ("tests/e2e/",)  # node id prefixes that may still skip under TASKRAFT_REQUIRE_TOOLS=1
 _skipped_modules: list[str] = []
+
+
+# Authentication is on (TASKRAFT_AUTH's default). Every local cluster the tests start takes this admin token
+# (LocalCluster reads TASKRAFT_ADMIN_TOKEN when it makes a new data dir), every client the tests run as a
+# process (the CLI, the load generator) finds it in TASKRAFT_TOKEN, and every request the tests send with
+# `requests` carries it unless it sets an Authorization header of its own (None sends none).
+os.environ["TASKRAFT_ADMIN_TOKEN"] = TEST_ADMIN_TOKEN
+os.environ["TASKRAFT_TOKEN"] = TEST_ADMIN_TOKEN
+_send = requests.Session.request
+
+
+def _send_with_token(self, method, url, *args, **kwargs):
+    headers = kwargs.get("headers") or {}
+    if "Authorization" not in self.headers and not any(k.lower() == "authorization" for k in headers):
+        kwargs["headers"] = {**headers, "Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+    return _send(self, method, url, *args, **kwargs)
+
+
+requests.Session.request = _send_with_token  # type: ignore[method-assign]
 
 
 def tools_required() -> bool:

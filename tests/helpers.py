@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import time
 
 import requests
 
 from taskraft.localcluster.cluster import DB_OFFSET, RAFT_OFFSET
+
+# The admin token of every local cluster the tests start (tests/conftest.py): new for each test session.
+TEST_ADMIN_TOKEN = "trk_test-" + secrets.token_urlsafe(24)
 
 
 def port_free(port: int) -> bool:

@@ -8,8 +8,9 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from .. import metrics
+from ..auth.settings import AuthSettings
 from ..web import bp as web_bp
-from . import errors, members, ops, tasks
+from . import auth, errors, members, ops, tasks, users
 from .node_access import EXTENSION, current_port
 from .port import NodePort
 from .validation import MAX_BODY
@@ -17,18 +18,21 @@ from .validation import MAX_BODY
 NODE_HEADER = "X-Taskraft-Node"  # on every answer: the node that gave it (behind one address, which one did)
 
 
-def create_app(node: NodePort | None = None) -> Flask:
+def create_app(node: NodePort | None = None, auth_settings: AuthSettings | None = None) -> Flask:
     """The app for one node. `node` may be None (or not started yet) while the node starts: the API
-    then answers 503 `starting`; set `app.extensions["taskraft"]` once it exists."""
+    then answers 503 `starting`; set `app.extensions["taskraft"]` once it exists. `auth_settings`
+    None serves without authentication (the node's WSGI app passes TASKRAFT_AUTH's, on by default)."""
     app = Flask(__name__, static_folder=None)
     app.extensions[EXTENSION] = node
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     if isinstance(app.json, DefaultJSONProvider):  # Flask's default: keep fields in the order they are built
         app.json.sort_keys = False
     errors.install(app)
+    auth.install(app, auth_settings or AuthSettings.off())
     app.register_blueprint(tasks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(users.bp)
     app.register_blueprint(web_bp)
 
     @app.before_request

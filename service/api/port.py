@@ -45,6 +45,8 @@ class Task(TypedDict):
     created_at: str
     updated_at: str
     version: int
+    created_by_user: str | None  # who created it (created_by is the node that accepted it)
+    updated_by_user: str | None
 
 
 class HistoryEntry(TypedDict):
@@ -59,6 +61,7 @@ class HistoryEntry(TypedDict):
     payload: dict
     outcome: str
     applied_at: str
+    user: str | None  # who asked for it (None: authentication off, or an entry from before users)
 
 
 class Readiness(NamedTuple):
@@ -120,4 +123,20 @@ class NodePort(Protocol):
 
     def task_counts(self) -> dict[str, int]:
         """Tasks in this node's database by status. Raises DatabaseUnavailable."""
+        ...
+
+    def credential(self, token_hash: str) -> dict | None:
+        """The token with this SHA-256 and its owner, from this node's own tables (`state.users.credential`),
+        or None. Raises DatabaseUnavailable."""
+        ...
+
+    @property
+    def auth_epoch(self) -> int:
+        """Moves whenever this node applies a user or token change: cached credentials are then stale."""
+        ...
+
+    def list_users(self, *, consistency: Consistency, deadline: float) -> list[dict]: ...
+
+    def list_tokens(self, *, username: str | None, consistency: Consistency, deadline: float) -> list[dict]:
+        """Tokens (never their hashes), of one user or all."""
         ...

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from .. import commands as c
 from . import validation as v
+from .auth import acting_user
 from .errors import ApiError, not_found
 from .node_access import deadline, node
 
@@ -44,6 +45,7 @@ def _write(op_name: str, *, task_id: int | None = None, args: dict | None = None
         task_id=task_id,
         if_match=v.if_match(request),
         request_id=f"key:{key}" if key else None,
+        user=acting_user(),
     )
     result = n.submit(op, deadline())  # QuorumUnavailable becomes 503 no_quorum (errors.py)
     if result.outcome in _ERRORS_OF:

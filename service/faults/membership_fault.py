@@ -23,13 +23,15 @@ MEMBERS = "/api/v1/cluster/members"
 STEP_TIMEOUT = 60.0
 
 
-def _ask(urls: list[str], method: str, path: str, body: dict | None, done_codes: set[str], timeout: float) -> dict:
+def _ask(
+    urls: list[str], method: str, path: str, body: dict | None, done_codes: set[str], timeout: float, headers: dict
+) -> dict:
     """Ask the nodes in turn until one answers 2xx, or an error whose code means it is already done."""
     end, last = time.monotonic() + timeout, "no answer"
     while time.monotonic() < end:
         for url in urls:
             try:
-                r = requests.request(method, url + path, json=body, timeout=10)
+                r = requests.request(method, url + path, json=body, headers=headers, timeout=10)
             except requests.RequestException as exc:
                 last = f"{url}: {type(exc).__name__}"
                 continue
@@ -46,11 +48,11 @@ def _ask(urls: list[str], method: str, path: str, body: dict | None, done_codes:
     raise TimeoutError(f"{method} {path}: {last}")
 
 
-def _role(urls: list[str], address: str) -> str | None:
+def _role(urls: list[str], address: str, headers: dict) -> str | None:
     """voter, learner, None (not a member, as the first node that answers says), or "unknown" (no answer)."""
     for url in urls:
         try:
-            view = requests.get(url + MEMBERS, timeout=5).json()
+            view = requests.get(url + MEMBERS, headers=headers, timeout=5).json()
         except (requests.RequestException, ValueError):
             continue
         for member in view.get("members", []):
@@ -70,14 +72,14 @@ def membership(nemesis, plan, rec, sleep) -> None:
     rec.targets = [nemesis.name(x)]
     rec.details.update({"was_leader": x == leader and known, "address": address})
     rec.start = nemesis.clock()
-    _ask(urls, "DELETE", f"{MEMBERS}/{address}", None, {"not_member"}, STEP_TIMEOUT)
+    _ask(urls, "DELETE", f"{MEMBERS}/{address}", None, {"not_member"}, STEP_TIMEOUT, cluster.auth_headers)
     rec.details["removed_after"] = round(nemesis.clock() - rec.start, 3)
     cluster.wipe_node(x, start=False)
     sleep(plan.hold)
     rec.end = nemesis.clock()
     cluster.start_db(x)
     cluster.start_node(x)
-    _ask(urls, "POST", MEMBERS, {"address": address}, {"already_member"}, STEP_TIMEOUT)
+    _ask(urls, "POST", MEMBERS, {"address": address}, {"already_member"}, STEP_TIMEOUT, cluster.auth_headers)
     if plan.pick2 < 0.5:
         y = nemesis._choose(others, plan.pick2 * 2)
         rec.details["killed_while_catching_up"] = nemesis.name(y)
@@ -85,7 +87,7 @@ def membership(nemesis, plan, rec, sleep) -> None:
         sleep(1.0)
         cluster.start_node(y)
     deadline = time.monotonic() + 2 * STEP_TIMEOUT
-    while _role([cluster.nodes[i].url for i in range(nemesis.n)], address) != "voter":
+    while _role([cluster.nodes[i].url for i in range(nemesis.n)], address, cluster.auth_headers) != "voter":
         if time.monotonic() > deadline:
             raise TimeoutError(f"{address} was added back but not promoted to voter")
         time.sleep(0.3)
@@ -98,10 +100,18 @@ def readd_missing(nemesis) -> list[str]:
     cluster, done = nemesis.cluster, []
     urls = [node.url for node in cluster.nodes]
     for i, node in enumerate(cluster.nodes):
-        role = _role(urls, node.raft_address)
+        role = _role(urls, node.raft_address, cluster.auth_headers)
         if role in (None, "removed"):
             try:
-                _ask(urls, "POST", MEMBERS, {"address": node.raft_address}, {"already_member"}, STEP_TIMEOUT)
+                _ask(
+                    urls,
+                    "POST",
+                    MEMBERS,
+                    {"address": node.raft_address},
+                    {"already_member"},
+                    STEP_TIMEOUT,
+                    cluster.auth_headers,
+                )
                 done.append(f"added {nemesis.name(i)} back")
             except TimeoutError as exc:
                 done.append(f"adding {nemesis.name(i)} back failed: {exc}")

@@ -21,6 +21,7 @@ def probe_write(cluster: NetnsCluster, history: History, seed: int, n: int, boun
     deadline = time.monotonic() + bound
     attempts, i, last = 0, n, None  # start on a different node each time
     session = requests.Session()
+    session.headers.update(cluster.auth_headers)
     while time.monotonic() < deadline:
         attempts += 1
         try:

@@ -158,7 +158,15 @@ class Runner:
         history = History()
         self.history = history
         nemesis = Nemesis(cluster, log=self.log)
-        workload = Workload(cluster.urls, cluster.client, history, clients=p.clients, hot=p.hot, seed=self.seed)
+        workload = Workload(
+            cluster.urls,
+            cluster.client,
+            history,
+            clients=p.clients,
+            hot=p.hot,
+            seed=self.seed,
+            headers=cluster.auth_headers,
+        )
         self._probes = 0
         workload.start()
         t_faults = time.monotonic()

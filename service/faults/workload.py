@@ -98,8 +98,10 @@ class Workload:
         retry_window: float = 25.0,
         think: tuple[float, float] = (0.0, 0.05),
         tag: str = "",
+        headers: dict | None = None,
     ):
         self.urls = list(urls)
+        self.headers = dict(headers or {})  # the cluster's admin token (LocalCluster.auth_headers)
         self.client_host = client_host
         self.history = history
         self.clients = clients
@@ -152,6 +154,7 @@ class _Client:
         self.process = c
         self.rng = random.Random(f"{w.seed}-client-{c}")
         self.session = requests.Session()
+        self.session.headers.update(w.headers)
         self.node = c % len(w.urls)
         self.n = 0
 

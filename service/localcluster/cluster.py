@@ -3,6 +3,8 @@
 Layout of a data dir:
     DIR/cluster.json        what runs where (node_id, url, raft_address, pid, db_pid, db_port)
     DIR/secrets.json        Raft secret and MySQL password, generated once and kept
+    DIR/admin-token         the bootstrap admin API token (mode 0600), generated once (or taken from
+                            TASKRAFT_ADMIN_TOKEN the first time) and given to every node as a file
     DIR/node-<i>/mysql/     the node's MariaDB/MySQL server (datadir, socket, log)
     DIR/node-<i>/raft/      the node's Raft journal and snapshot
     DIR/node-<i>/node.log   the node's log
@@ -28,6 +30,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from ..auth.tokens import new_token
 from ..consensus.cluster_record import FILE_KEY, locked_json
 from ..durable import write_file_durably
 from . import certs
@@ -87,6 +90,8 @@ class LocalCluster:
         self._binary = find_server_binary()
         self.nodes = [self._new_node(i) for i in range(nodes)]
         self.secrets = self._load_secrets()
+        self.admin_token_created = False  # True when this object made the admin token (to print it once)
+        self.admin_token = self._load_admin_token()
 
     def _new_node(self, i: int) -> LocalNode:
         return LocalNode(
@@ -154,7 +159,9 @@ class LocalCluster:
 
     def cluster_view(self, i: int) -> dict | None:
         try:
-            r = requests.get(self.nodes[i].url + "/api/v1/cluster", timeout=1, verify=self.verify)
+            r = requests.get(
+                self.nodes[i].url + "/api/v1/cluster", headers=self.auth_headers, timeout=1, verify=self.verify
+            )
             return r.json() if r.status_code == 200 else None
         except (requests.RequestException, ValueError):
             return None
@@ -219,8 +226,10 @@ class LocalCluster:
                 "TASKRAFT_DATA_DIR": str(node.raft_dir),
                 "TASKRAFT_RAFT_SECRET_FILE": str(self.data_dir / "raft.secret"),
                 "TASKRAFT_CLUSTER_RECORD": f"file:{self.manifest_path}",
+                "TASKRAFT_ADMIN_TOKEN_FILE": str(self.admin_token_path),
             }
         )
+        env.pop("TASKRAFT_ADMIN_TOKEN", None)  # the file is the cluster's token, whatever this shell holds
         if self.tls:
             env.update(certs.node_env(self.data_dir, node.node_id, [node.host, node.raft_host]))
         env.update(self.extra_env)
@@ -316,6 +325,24 @@ class LocalCluster:
         if not secret_file.exists() or secret_file.read_text() != data["raft_secret"]:
             write_file_durably(str(secret_file), data["raft_secret"].encode())
         return data
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.data_dir / "admin-token"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The admin token as a request header."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def _load_admin_token(self) -> str:
+        path = self.admin_token_path
+        if path.exists():
+            return path.read_text().strip()
+        token = os.environ.get("TASKRAFT_ADMIN_TOKEN") or new_token()
+        write_file_durably(str(path), token.encode())  # 0600 from the start
+        self.admin_token_created = True
+        return token
 
     def manifest(self) -> dict:
         return {

@@ -71,7 +71,8 @@ def reconcile(local: LocalCluster, nodes: int, say: Callable[[str], None] = prin
     """Add the running nodes 0..nodes-1 that are not members, then remove every other member."""
     wanted = [n.raft_address for n in local.nodes[:nodes]]
     urls = [n.url for n in local.nodes[: min(nodes, len(local.nodes))]]
-    client = Client(urls, deadline=timeout, ca_file=local.verify if isinstance(local.verify, str) else None)
+    ca_file = local.verify if isinstance(local.verify, str) else None
+    client = Client(urls, deadline=timeout, ca_file=ca_file, token=local.admin_token)
     for address in wanted:
         if members(client).get(address) != "voter":
             say(f"adding {address} as a learner")

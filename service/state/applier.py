@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pymysql.connections import Connection
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
+from .. import commands as c
 from .. import metrics
 from . import snapshot
 from .db import TRANSIENT_ERRORS, in_transaction
@@ -65,6 +66,10 @@ class Applier:
         self.healthy = False
         self.last_error: str | None = None
         self.diverged: str | None = None  # set once: nothing more is applied (see rebuild.py)
+        # Moves after a batch that applied a user or token op, and after a snapshot install: a cache of
+        # credentials (auth/verifier.py) kept at another value is stale, so a revoke takes effect here
+        # as soon as it is applied.
+        self.auth_epoch = 0
         # After a failed attempt: until the action succeeds or the applier stops (a stop also cuts
         # a backoff short), waiting 2 x FIRST_BACKOFF, then twice as long each time, up to MAX_BACKOFF.
         self._until_done = Retrying(
@@ -220,11 +225,14 @@ class Applier:
         conn = self._ensure_conn()
         meta, results = in_transaction(conn, lambda: apply_entries(conn, batch))
         metrics.RAFT_APPLY_DURATION.observe(time.perf_counter() - started)
+        if any(op.get("op") in c.AUTH_OPS for entry in batch for op in entry.command.get("ops", ())):
+            self.auth_epoch += 1
         self._publish(max(last, meta.applied_index), _by_operation(batch, results))
 
     def _install(self, install: Install) -> None:
         state_index = snapshot.install(self._ensure_conn(), install, self.applied_index)
         if state_index is not None:
+            self.auth_epoch += 1
             self._publish(state_index)
 
     def _publish(self, index: int, results: list[tuple[str, str, OpResult]] | None = None) -> None:

@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass, field
 
 from .. import commands as c
-from . import cluster_ops
-from .rows import TASK_COLUMNS, ms_to_rfc3339, ms_to_sql, rfc3339_to_ms, task_from_row
+from . import cluster_ops, users
+from .rows import TASK_COLUMNS, dumps_storable, ms_to_rfc3339, ms_to_sql, rfc3339_to_ms, task_from_row
 from .statements import WriteScript, select_all
 
 MAX_TASK_ID = 2**63 - 1
@@ -56,28 +56,15 @@ class OpResult:
     task: dict | None = None
     message: str | None = None
     log_index: int | None = None
+    record: dict | None = None  # the user or token a user/token op wrote (state/users.py)
 
     def to_json(self) -> dict:
-        return {"outcome": self.outcome, "task": self.task, "message": self.message}
+        data = {"outcome": self.outcome, "task": self.task, "message": self.message}
+        return data if self.record is None else {**data, "record": self.record}
 
     @classmethod
     def from_json(cls, data: dict, log_index: int | None = None) -> OpResult:
-        return cls(data["outcome"], data.get("task"), data.get("message"), log_index)
-
-
-def _storable(obj):
-    """Replace what utf8mb4 and JSON columns refuse (lone surrogates) so a bad command can be recorded."""
-    if isinstance(obj, str):
-        return obj if c.encodable(obj) else obj.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(obj, dict):
-        return {k: _storable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_storable(v) for v in obj]
-    return obj
-
-
-def _dumps(obj) -> str:
-    return json.dumps(_storable(obj), separators=(",", ":"), ensure_ascii=False)
+        return cls(data["outcome"], data.get("task"), data.get("message"), log_index, data.get("record"))
 
 
 _SELECT_META = "SELECT applied_index, applied_term, next_task_id, cluster_id, config_index FROM raft_meta WHERE id = 1"
@@ -94,13 +81,11 @@ def _meta(row) -> Meta:
 
 _INSERT_LOG = (
     "INSERT INTO raft_log (log_index, op_seq, term, op, task_id, origin_node, request_id, fingerprint,"
-    " payload, outcome, result, applied_at) VALUES "
+    " payload, outcome, result, applied_at, acting_user) VALUES "
 )
-_LOG_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-_INSERT_TASKS = (
-    "INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at, updated_at, version) VALUES "
-)
-_TASK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+_LOG_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSERT_TASKS = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES "
+_TASK_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _LOOKUP_CHUNK = 500
 
 
@@ -268,7 +253,7 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
     if kind == c.OP_CREATE:
         result, task_id = _create(meta, op, args, ts_ms, batch)
     elif kind == c.OP_UPDATE:
-        result, task_id = _update(args, ts_ms, batch)
+        result, task_id = _update(args, ts_ms, _user(op), batch)
     elif kind == c.OP_DELETE:
         result, task_id = _delete(args, batch)
     elif kind == c.OP_REGISTER_NODE:
@@ -284,10 +269,13 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
     elif kind == c.OP_CONFIGURE:
         outcome, message = cluster_ops.configure(meta, entry.index, entry.term, op, batch.writes)
         result, task_id = OpResult(outcome, message=message), None
+    elif kind in c.AUTH_OPS:
+        outcome, text, record = users.apply(kind, args, ts_ms, op.get("user"), batch.writes)
+        result, task_id = OpResult(outcome, message=text, record=record), None
     else:
         result, task_id = OpResult(c.REJECTED, message=f"unknown operation {kind!r}"), None
 
-    result = OpResult(result.outcome, result.task, result.message, entry.index)
+    result = OpResult(result.outcome, result.task, result.message, entry.index, result.record)
     batch.recorded[rid] = (op["fp"], result)
     batch.log_rows.append(
         (
@@ -299,13 +287,19 @@ def _apply_op(meta: Meta, entry: LogEntry, seq: int, op: dict, batch: _Batch) ->
             op["origin"],
             rid,
             op["fp"],
-            _dumps(args),
+            dumps_storable(args),
             result.outcome,
-            _dumps(result.to_json()),
+            dumps_storable(result.to_json()),
             ms_to_sql(ts_ms),
+            _user(op),
         )
     )
     return result
+
+
+def _user(op: dict) -> str | None:
+    user = op.get("user")
+    return user[:64] if isinstance(user, str) and c.encodable(user) else None
 
 
 def _task_id(args: dict) -> int | None:
@@ -323,7 +317,7 @@ def _create(meta: Meta, op: dict, args: dict, ts_ms: int, batch: _Batch) -> tupl
     meta.next_task_id += 1
     ts = ms_to_sql(ts_ms)
     title, description, status = args["title"].strip(), args.get("description") or "", args.get("status") or "todo"
-    row = (task_id, title, description, status, op["origin"], ts, ts, 1)
+    row = (task_id, title, description, status, op["origin"], ts, ts, 1, _user(op), _user(op))
     batch.new_tasks.append(row)
     # The row as written is the row as stored (strict mode refuses what it would alter): no read back.
     task = batch.tasks[task_id] = task_from_row(row)
@@ -343,7 +337,7 @@ def _check_precondition(task: dict | None, args: dict) -> OpResult | None:
     return None
 
 
-def _update(args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None]:
+def _update(args: dict, ts_ms: int, user: str | None, batch: _Batch) -> tuple[OpResult, int | None]:
     reason = c.check_task_fields(args, creating=False)
     if reason:
         return OpResult(c.REJECTED, message=reason), _task_id(args)
@@ -362,9 +356,11 @@ def _update(args: dict, ts_ms: int, batch: _Batch) -> tuple[OpResult, int | None
     updated_ms = max(rfc3339_to_ms(task["updated_at"]), ts_ms)
     task["updated_at"] = ms_to_rfc3339(updated_ms)
     task["version"] += 1
+    task["updated_by_user"] = user
     batch.writes.add(
-        f"UPDATE tasks SET {', '.join(fields + ['updated_at = %s', 'version = %s'])} WHERE task_id = %s",
-        (*values, ms_to_sql(updated_ms), task["version"], task_id),
+        f"UPDATE tasks SET {', '.join(fields + ['updated_at = %s', 'version = %s', 'updated_by_user = %s'])}"
+        " WHERE task_id = %s",
+        (*values, ms_to_sql(updated_ms), task["version"], user, task_id),
     )
     batch.tasks[task_id] = task
     return OpResult(c.UPDATED, task), task_id

@@ -43,7 +43,7 @@ def list_tasks(conn, *, status: str | None, limit: int, after: int | None) -> tu
 def task_history(conn, task_id: int) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT log_index, op_seq, term, op, origin_node, request_id, payload, outcome, applied_at"
+            "SELECT log_index, op_seq, term, op, origin_node, request_id, payload, outcome, applied_at, acting_user"
             " FROM raft_log WHERE task_id = %s ORDER BY log_index, op_seq",
             (task_id,),
         )
@@ -59,6 +59,7 @@ def task_history(conn, task_id: int) -> list[dict]:
             "payload": json.loads(r[6]),
             "outcome": r[7],
             "applied_at": rfc3339(r[8]),
+            "user": r[9],
         }
         for r in rows
     ]

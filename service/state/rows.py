@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-TASK_COLUMNS = "task_id, title, description, task_status, created_by, created_at, updated_at, version"
+TASK_COLUMNS = (
+    "task_id, title, description, task_status, created_by, created_at, updated_at, version,"
+    " created_by_user, updated_by_user"
+)
 
 
 def ms_to_sql(ts_ms: int) -> str:
@@ -37,7 +41,9 @@ def _render(value: dt.datetime) -> str:
 
 
 def task_from_row(row) -> dict:
-    task_id, title, description, status, created_by, created_at, updated_at, version = row
+    """A task from the columns of TASK_COLUMNS (the acting users may be missing: a row built before them)."""
+    task_id, title, description, status, created_by, created_at, updated_at, version = row[:8]
+    created_by_user, updated_by_user = (tuple(row[8:10]) + (None, None))[:2]
     return {
         "id": int(task_id),
         "title": title,
@@ -47,4 +53,26 @@ def task_from_row(row) -> dict:
         "created_at": rfc3339(created_at),
         "updated_at": rfc3339(updated_at),
         "version": int(version),
+        "created_by_user": created_by_user,
+        "updated_by_user": updated_by_user,
     }
+
+
+def _storable(obj):
+    """Replace what utf8mb4 and JSON columns refuse (lone surrogates) so a bad command can be recorded."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:
+            return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {k: _storable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_storable(v) for v in obj]
+    return obj
+
+
+def dumps_storable(obj) -> str:
+    """Compact JSON of `obj` that a utf8mb4 JSON column takes whatever the command held."""
+    return json.dumps(_storable(obj), separators=(",", ":"), ensure_ascii=False)

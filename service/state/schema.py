@@ -75,12 +75,52 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE nodes ADD COLUMN member_role VARCHAR(16) NULL",
         ],
     ),
+    (
+        4,
+        "users, api_tokens (hashes only); the acting user of tasks and raft_log rows",
+        [
+            # Usernames are never reused: a user is disabled, never deleted, so a name recorded on a
+            # task or a raft_log row always means the same person.
+            """CREATE TABLE IF NOT EXISTS users (
+                user_id VARCHAR(64) NOT NULL,
+                username VARCHAR(64) NOT NULL,
+                email VARCHAR(254) NOT NULL DEFAULT '',
+                user_role VARCHAR(16) NOT NULL,
+                created_at DATETIME(3) NOT NULL,
+                created_by_user VARCHAR(64) NULL,
+                disabled TINYINT(1) NOT NULL DEFAULT 0,
+                disabled_at DATETIME(3) NULL,
+                PRIMARY KEY (user_id),
+                UNIQUE KEY uq_users_username (username)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+            # last_used is not here: it is kept by each node in memory (auth/verifier.py), so a request
+            # never costs a Raft write.
+            """CREATE TABLE IF NOT EXISTS api_tokens (
+                token_id VARCHAR(64) NOT NULL,
+                token_hash CHAR(64) NOT NULL,
+                token_name VARCHAR(100) NOT NULL,
+                user_id VARCHAR(64) NOT NULL,
+                token_role VARCHAR(16) NOT NULL,
+                created_at DATETIME(3) NOT NULL,
+                expires_at DATETIME(3) NULL,
+                revoked TINYINT(1) NOT NULL DEFAULT 0,
+                revoked_at DATETIME(3) NULL,
+                PRIMARY KEY (token_id),
+                UNIQUE KEY uq_api_tokens_hash (token_hash),
+                KEY idx_api_tokens_user (user_id, token_id),
+                CONSTRAINT fk_api_tokens_user FOREIGN KEY (user_id) REFERENCES users (user_id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+            "ALTER TABLE tasks ADD COLUMN created_by_user VARCHAR(64) NULL,"
+            " ADD COLUMN updated_by_user VARCHAR(64) NULL",
+            "ALTER TABLE raft_log ADD COLUMN acting_user VARCHAR(64) NULL",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Tables in dependency order (parents first): used for snapshots and checksums.
-REPLICATED_TABLES = ("nodes", "tasks", "raft_log", "raft_meta", "members")
+REPLICATED_TABLES = ("nodes", "tasks", "raft_log", "raft_meta", "members", "users", "api_tokens")
 
 
 def migrate(conn) -> int:

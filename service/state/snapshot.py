@@ -47,6 +47,8 @@ _PRIMARY_KEYS = {
     "raft_log": "log_index, op_seq",
     "raft_meta": "id",
     "members": "raft_address",
+    "users": "user_id",
+    "api_tokens": "token_id",
 }
 
 

@@ -43,6 +43,11 @@ class WriteScript:
         self._cur = cur
         self._texts: list[str] = []
 
+    @property
+    def cursor(self):
+        """The cursor the script runs on (for reads that must see what was flushed before them)."""
+        return self._cur
+
     def add(self, sql: str, args: tuple | list | None = None) -> None:
         self._texts.append(self._cur.mogrify(sql, args))  # no args: the text as given
 

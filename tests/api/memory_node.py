@@ -47,7 +47,10 @@ class MemoryNode:
         self.configuration = Configuration(frozenset([raft_address]))
         self.reachable: set[str] | None = None  # voters this node hears from (None: every voter)
         self.change_pending = False  # a membership change not yet committed: the next one is refused
-        self.overview = ClusterOverview(self.cluster_view)  # the peers have no API URL here: listed unreachable
+        self.overview = ClusterOverview(self.cluster_view)
+        self.credentials: dict[str, dict] = {}  # token hash -> credential row
+        self.credential_lookups = 0
+        self.epoch = 0  # auth_epoch: bump it after changing credentials, as the applier does  # the peers have no API URL here: listed unreachable
 
     @property
     def node_id(self) -> str:
@@ -82,7 +85,7 @@ class MemoryNode:
         if kind == c.OP_CREATE:
             result, task_id = self._create(op, args, ts_ms)
         elif kind == c.OP_UPDATE:
-            result, task_id = self._update(args, ts_ms)
+            result, task_id = self._update(args, ts_ms, op.get("user"))
         elif kind == c.OP_DELETE:
             result, task_id = self._delete(args)
         elif kind == c.OP_REGISTER_NODE:
@@ -104,6 +107,7 @@ class MemoryNode:
                     "payload": dict(args),
                     "outcome": result.outcome,
                     "applied_at": ms_to_rfc3339(ts_ms),
+                    "user": op.get("user"),
                 },
             )
         )
@@ -124,11 +128,13 @@ class MemoryNode:
             "created_at": ts,
             "updated_at": ts,
             "version": 1,
+            "created_by_user": op.get("user"),
+            "updated_by_user": op.get("user"),
         }
         self.tasks[task_id] = task
         return OpResult(c.CREATED, dict(task)), task_id
 
-    def _update(self, args: dict, ts_ms: int) -> tuple[OpResult, int | None]:
+    def _update(self, args: dict, ts_ms: int, user: str | None = None) -> tuple[OpResult, int | None]:
         reason = c.check_task_fields(args, creating=False)
         if reason:
             return OpResult(c.REJECTED, message=reason), _task_id(args)
@@ -141,6 +147,7 @@ class MemoryNode:
                 task[key] = args[key].strip() if key == "title" else args[key]
         task["updated_at"] = ms_to_rfc3339(max(rfc3339_to_ms(task["updated_at"]), ts_ms))
         task["version"] += 1
+        task["updated_by_user"] = user
         self.tasks[task_id] = task
         return OpResult(c.UPDATED, dict(task)), task_id
 
@@ -259,6 +266,26 @@ class MemoryNode:
             for task in self.tasks.values():
                 counts[task["status"]] = counts.get(task["status"], 0) + 1
             return counts
+
+    # -- credentials: rows as `state.users.credential` returns them, by token hash; set by tests --
+
+    def credential(self, token_hash: str) -> dict | None:
+        if not self.database_up:
+            raise DatabaseUnavailable
+        self.credential_lookups += 1
+        return self.credentials.get(token_hash)
+
+    @property
+    def auth_epoch(self) -> int:
+        return self.epoch
+
+    def list_users(self, *, consistency: Consistency, deadline: float) -> list[dict]:
+        self._reading(consistency)
+        return []
+
+    def list_tokens(self, *, username: str | None, consistency: Consistency, deadline: float) -> list[dict]:
+        self._reading(consistency)
+        return []
 
 
 def _task_id(args: dict) -> int | None:

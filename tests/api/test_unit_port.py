@@ -40,6 +40,10 @@ def test_the_port_is_small():
             "cluster_overview",
             "task_counts",
             "change_members",
+            "credential",
+            "auth_epoch",
+            "list_users",
+            "list_tokens",
         ]
     )
 
@@ -116,7 +120,9 @@ def _node(started: bool = True, diverged: str | None = None):
     proposer = _Proposer()
     return SimpleNamespace(
         started=started,
-        cfg=SimpleNamespace(node_id="node-7", raft_advertise="10.0.0.7:8180", request_timeout=2.5, tls_ca_file=None),
+        cfg=SimpleNamespace(
+            node_id="node-7", raft_advertise="10.0.0.7:8180", request_timeout=2.5, tls_ca_file=None, raft_secret=None
+        ),
         proposer=proposer,
         write=proposer.write,
         check_serving=check_serving,
@@ -124,6 +130,7 @@ def _node(started: bool = True, diverged: str | None = None):
         pool=_Pool(),
         readiness=lambda: (False, ["no known leader"]),
         cluster_view=lambda: {"node_id": "node-7"},
+        applier=SimpleNamespace(auth_epoch=0),
     )
 
 

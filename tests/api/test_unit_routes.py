@@ -14,7 +14,18 @@ def test_create_answers_201_with_the_task_location_and_etag(client, memory_node)
     assert task["title"] == "write the docs" and task["description"] == "d" and task["status"] == "in_progress"
     assert task["created_by"] == "node-0" and task["version"] == 1
     assert task["created_at"] == task["updated_at"] and task["created_at"].endswith("Z")
-    assert list(task) == ["id", "title", "description", "status", "created_by", "created_at", "updated_at", "version"]
+    assert list(task) == [
+        "id",
+        "title",
+        "description",
+        "status",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "version",
+        "created_by_user",
+        "updated_by_user",
+    ]
     assert r.headers["Location"] == f"/api/v1/tasks/{task['id']}"
     assert r.headers["ETag"] == '"1"'
     (op,) = memory_node.submitted

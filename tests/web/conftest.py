@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
 from ..conftest import missing_tool
+from ..helpers import TEST_ADMIN_TOKEN
 from .browser import ARGS, CHROMIUM, artifact
 
 
@@ -33,7 +35,9 @@ def browser(chromium):
 
 @pytest.fixture
 def page(browser, request):
+    """A page signed in with the test clusters' admin token (tests/web/test_sign_in.py signs in by hand)."""
     context = browser.new_context(viewport={"width": 1400, "height": 860})
+    context.add_init_script(f"sessionStorage.setItem('taskraft.token', {json.dumps(TEST_ADMIN_TOKEN)})")
     pg = context.new_page()
     pg.set_default_timeout(20000)
     errors: list[str] = []

@@ -11,6 +11,7 @@
 const ATTEMPT_TIMEOUT_MS = 8000; // above the server's request timeout (5 s): its 503 arrives first
 const DEADLINE_MS = 30000;
 const NODE_HEADER = "X-Taskraft-Node"; // which node answered
+export const TOKEN_KEY = "taskraft.token"; // the API token, in sessionStorage: gone when the tab closes
 
 export class ApiError extends Error {
   constructor(status, code, message, body) {
@@ -43,6 +44,16 @@ export class Api {
     this.node = null; // the node id that answered last
     this.nodeListeners = new Set();
     this.connectionListeners = new Set();
+    this.unauthorizedListeners = new Set();
+  }
+
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  // listener(error) when an answer is 401: the token is missing, unknown, expired or revoked
+  onUnauthorized(listener) {
+    this.unauthorizedListeners.add(listener);
   }
 
   // listener(nodeId) after every answer
@@ -76,10 +87,11 @@ export class Api {
   async attempt(method, path, { body, headers = {}, timeoutMs = ATTEMPT_TIMEOUT_MS } = {}) {
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+    const token = this.token;
     try {
       const response = await fetch(relative(path), {
         method,
-        headers,
+        headers: token ? { ...headers, Authorization: `Bearer ${token}` } : headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: ctrl.signal,
         cache: "no-store",
@@ -132,7 +144,9 @@ export class Api {
     }
     if (!response.ok) {
       const err = (data && data.error) || {};
-      throw new ApiError(response.status, err.code || "http_error", err.message || `HTTP ${response.status}`, data);
+      const error = new ApiError(response.status, err.code || "http_error", err.message || `HTTP ${response.status}`, data);
+      if (response.status === 401) for (const listener of this.unauthorizedListeners) listener(error);
+      throw error;
     }
     return { status: response.status, data, etag: response.headers.get("ETag") };
   }
@@ -143,6 +157,10 @@ export class Api {
     if (response === null) return null;
     if (!response.ok) throw new ApiError(response.status, "http_error", `HTTP ${response.status}`, null);
     return response.json();
+  }
+
+  whoami() {
+    return this.request("GET", "/api/v1/whoami").then((r) => r.data);
   }
 
   // -- tasks --

@@ -1,6 +1,7 @@
 // The task board: create, edit, move, delete, filter, load more; optimistic concurrency with If-Match.
 import { Api, ApiError } from "./api.js";
 import { ClusterPanel } from "./cluster.js";
+import { Session } from "./session.js";
 
 const STATUSES = ["todo", "in_progress", "done"];
 const LABELS = { todo: "To do", in_progress: "In progress", done: "Done" };
@@ -322,5 +323,8 @@ const panel = new ClusterPanel(api, {
   notice: $("#leader-notice"),
   announce,
 });
-panel.start();
-loadFirst().then(() => document.body.setAttribute("data-ready", "1"));
+// The board and the panel start once signed in (or at once when the cluster runs without authentication).
+new Session(api, () => {
+  panel.start();
+  loadFirst().then(() => document.body.setAttribute("data-ready", "1"));
+}).start();
