@@ -9,7 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from .. import metrics
 from ..web import bp as web_bp
-from . import errors, members, ops, tasks
+from . import contract, errors, members, ops, tasks
 from .node_access import EXTENSION, current_port
 from .port import NodePort
 from .validation import MAX_BODY
@@ -29,6 +29,7 @@ def create_app(node: NodePort | None = None) -> Flask:
     app.register_blueprint(tasks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(contract.bp)
     app.register_blueprint(web_bp)
 
     @app.before_request

@@ -7,6 +7,7 @@ from typing import Literal, TypeVar, overload
 
 from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from .. import commands as c
 from ..state.machine import MAX_TASK_ID
@@ -45,11 +46,15 @@ def _check_description(value: str | None) -> str | None:
 
 # The title is trimmed before its length is checked, so the schema states the trimmed rule as a pattern and a
 # length for titles without surrounding blanks; the validator below is what decides.
-_TITLE_SCHEMA = {"minLength": 1, "maxLength": c.TITLE_MAX, "pattern": r"\S"}
+_TITLE_SCHEMA: JsonDict = {"minLength": 1, "maxLength": c.TITLE_MAX, "pattern": r"\S"}
 
 
 class TaskCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"title": "write the docs", "description": "README", "status": "todo"}]},
+    )
 
     title: str = Field(json_schema_extra=_TITLE_SCHEMA)
     description: str = Field(default="", max_length=c.DESCRIPTION_MAX)
@@ -59,7 +64,7 @@ class TaskCreate(BaseModel):
     _description = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
 
 
-def _one_field_given(schema: dict) -> None:
+def _one_field_given(schema: JsonDict) -> None:
     """The document's form of `_not_empty`: at least one of the fields is present and not null."""
     schema["anyOf"] = [
         {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
@@ -98,7 +103,7 @@ class MemberAdd(BaseModel):
 
     model_config = ConfigDict(strict=True)
 
-    address: str = Field(description="the new member's Raft address, host:port", examples=["127.0.0.1:8183"])
+    address: str = Field(description="the new member's Raft address, host:port")
 
 
 M = TypeVar("M", bound=BaseModel)
