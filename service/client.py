@@ -24,7 +24,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
+from pydantic import BaseModel
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
+
+from .api.models import STATUSES, TaskCreate, TaskPatch
 
 
 class ClientError(Exception):
@@ -89,6 +92,17 @@ def resolve_urls(urls=(), data_dir=None, env=None) -> list[str]:
     if not out:
         raise UsageError("no node to talk to: pass --url URL (repeatable), --data-dir DIR or set TASKRAFT_URL")
     return out
+
+
+def _task_body(model: type[BaseModel], fields: dict) -> dict:
+    """The fields that are set, checked against the API's own request model (names, and the status names)."""
+    body = {name: value for name, value in fields.items() if value is not None}
+    unknown = sorted(set(body) - set(model.model_fields))
+    if unknown:
+        raise UsageError(f"unknown task field(s): {', '.join(unknown)} (known: {', '.join(model.model_fields)})")
+    if "status" in body and body["status"] not in STATUSES:
+        raise UsageError(f"unknown status {body['status']!r} (one of {', '.join(STATUSES)})")
+    return body
 
 
 class _NoAnswer(Exception):
@@ -220,18 +234,14 @@ class Client:
                 return
 
     def create_task(self, title: str, description: str | None = None, status: str | None = None) -> dict:
-        body = {"title": title}
-        if description is not None:
-            body["description"] = description
-        if status is not None:
-            body["status"] = status
+        body = _task_body(TaskCreate, {"title": title, "description": description, "status": status})
         return self.request("POST", "/api/v1/tasks", json_body=body, write=True).json()
 
     def get_task(self, task_id: int) -> dict:
         return self.request("GET", f"/api/v1/tasks/{int(task_id)}").json()
 
     def update_task(self, task_id: int, if_match: int | None = None, **fields) -> dict:
-        body = {k: v for k, v in fields.items() if v is not None}
+        body = _task_body(TaskPatch, fields)
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
         return self.request(
             "PATCH", f"/api/v1/tasks/{int(task_id)}", json_body=body, headers=headers, write=True
