@@ -31,8 +31,12 @@ _LINKS_FROM_TASK = {
 }
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+def _query(name: str, schema: dict[str, Any], description: str, empty: bool = True) -> dict[str, Any]:
+    """A query parameter; `name=` (empty) counts as not given unless `empty` is False (validation.py)."""
+    out = {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    if empty:
+        out["allowEmptyValue"] = True
+    return out
 
 
 def _header(name: str, pattern: str, description: str) -> dict[str, Any]:
@@ -63,6 +67,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "consistency",
         {"type": "string", "enum": ["linearizable", "local"], "default": "linearizable"},
         "linearizable (after a read barrier through the leader) or local (this node's database as it is)",
+        empty=False,
     ),
     "Status": _query("status", {"type": "string", "enum": list(m.STATUSES)}, "only tasks with this status"),
     "Limit": _query(

@@ -134,3 +134,12 @@ def test_reference_page_is_served_offline_without_inline_script(client):
     assert 'data-document="v1/openapi.json"' in html  # relative to /api/docs: /api/v1/openapi.json
     assert client.get("/api/docs/assets/../../../etc/passwd").status_code == 404
     assert client.get("/api/docs/assets/oauth2-redirect.html").status_code == 404
+
+
+def test_empty_query_values_are_documented_as_the_parsers_take_them(client, document):
+    params = document["components"]["parameters"]
+    for key, name in (("Status", "status"), ("Limit", "limit"), ("After", "after")):
+        assert params[key]["allowEmptyValue"] is True
+        assert client.get(f"/api/v1/tasks?{name}=").status_code == 200, name
+    assert "allowEmptyValue" not in params["Consistency"]
+    error_of(client.get("/api/v1/tasks?consistency="), 400, "invalid_request")
