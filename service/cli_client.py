@@ -13,8 +13,8 @@ import time
 
 import click
 
+from .api.models import STATUSES, Task
 from .client import Client, ClientError, Unavailable
-from .commands import STATUSES
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND_OR_CONFLICT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -148,8 +148,7 @@ def format_table(headers: list[str], rows: list[list]) -> str:
 
 
 def _task_lines(task: dict) -> str:
-    keys = ["id", "title", "description", "status", "version", "created_by", "created_at", "updated_at"]
-    keys += ["created_by_user", "updated_by_user"]
+    keys = list(Task.model_fields)  # the fields the API document gives a task
     width = max(len(k) for k in keys)
     return "\n".join(f"{k.ljust(width)}  {task.get(k, '')}" for k in keys)
 

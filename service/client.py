@@ -20,106 +20,43 @@ the admin token of the local cluster in `--data-dir` (`DIR/admin-token`).
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 import requests
+from pydantic import BaseModel
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
+from .api.models import STATUSES, TaskCreate, TaskPatch
+from .client_errors import AuthError, CertificateError, ClientError, Conflict, NotFound, Unavailable, UsageError
+from .client_setup import resolve_token, resolve_urls, urls_from_data_dir
 from .client_tls import resolve_ca_file, tls_reason
 
-
-class ClientError(Exception):
-    exit_code = 1
-
-    def __init__(self, message: str, status: int | None = None, code: str | None = None, body=None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-        self.body = body
-
-
-class UsageError(ClientError):
-    """The request was invalid (400), or the client was given no node to talk to."""
-
-    exit_code = 1
+__all__ = [  # the errors and option helpers live in their own modules; callers import them from here
+    "AuthError",
+    "CertificateError",
+    "Client",
+    "ClientError",
+    "Conflict",
+    "NotFound",
+    "Unavailable",
+    "UsageError",
+    "resolve_token",
+    "resolve_urls",
+    "urls_from_data_dir",
+]
 
 
-class NotFound(ClientError):
-    exit_code = 2
-
-
-class AuthError(ClientError):
-    """401 (no token, or one that is unknown, expired or revoked), 403 (a role too low), 429 (too many failures)."""
-
-    exit_code = 4
-
-
-class Conflict(ClientError):
-    """412 precondition_failed (stale version) or 422 idempotency_key_reused."""
-
-    exit_code = 2
-
-
-class Unavailable(ClientError):
-    """No node gave a usable answer before the deadline."""
-
-    exit_code = 3
-
-
-class CertificateError(Unavailable):
-    """Every node refused the TLS handshake (most often: its certificate is not verified by the CA given)."""
-
-
-def urls_from_data_dir(data_dir) -> list[str]:
-    path = Path(data_dir) / "cluster.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    return [n["url"] for n in manifest.get("nodes", []) if n.get("url")]
-
-
-def resolve_token(token=None, data_dir=None, env=None) -> str | None:
-    """The API token: the one given, else TASKRAFT_TOKEN, else a local cluster's DIR/admin-token."""
-    env = os.environ if env is None else env
-    if token:
-        return str(token).strip()
-    if env.get("TASKRAFT_TOKEN"):
-        return env["TASKRAFT_TOKEN"].strip()
-    if data_dir:
-        try:
-            return (Path(data_dir) / "admin-token").read_text().strip() or None
-        except OSError:
-            return None
-    return None
-
-
-def resolve_urls(urls=(), data_dir=None, env=None) -> list[str]:
-    """Node URLs from --url (repeated), then --data-dir's cluster.json, then TASKRAFT_URL (comma-separated)."""
-    env = os.environ if env is None else env
-    found = [u for item in urls for u in str(item).split(",")]
-    if data_dir:
-        found += urls_from_data_dir(data_dir)
-    if not found:
-        found = env.get("TASKRAFT_URL", "").split(",")
-    out = []
-    for url in found:
-        url = url.strip().rstrip("/")
-        if not url:
-            continue
-        if "://" not in url:
-            url = "http://" + url
-        if url not in out:
-            out.append(url)
-    if not out:
-        raise UsageError("no node to talk to: pass --url URL (repeatable), --data-dir DIR or set TASKRAFT_URL")
-    return out
+def _task_body(model: type[BaseModel], fields: dict) -> dict:
+    """The fields that are set, checked against the API's own request model (names, and the status names)."""
+    body = {name: value for name, value in fields.items() if value is not None}
+    unknown = sorted(set(body) - set(model.model_fields))
+    if unknown:
+        raise UsageError(f"unknown task field(s): {', '.join(unknown)} (known: {', '.join(model.model_fields)})")
+    if "status" in body and body["status"] not in STATUSES:
+        raise UsageError(f"unknown status {body['status']!r} (one of {', '.join(STATUSES)})")
+    return body
 
 
 class _NoAnswer(Exception):
@@ -279,18 +216,14 @@ class Client:
                 return
 
     def create_task(self, title: str, description: str | None = None, status: str | None = None) -> dict:
-        body = {"title": title}
-        if description is not None:
-            body["description"] = description
-        if status is not None:
-            body["status"] = status
+        body = _task_body(TaskCreate, {"title": title, "description": description, "status": status})
         return self.request("POST", "/api/v1/tasks", json_body=body, write=True).json()
 
     def get_task(self, task_id: int) -> dict:
         return self.request("GET", f"/api/v1/tasks/{int(task_id)}").json()
 
     def update_task(self, task_id: int, if_match: int | None = None, **fields) -> dict:
-        body = {k: v for k, v in fields.items() if v is not None}
+        body = _task_body(TaskPatch, fields)
         headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
         return self.request(
             "PATCH", f"/api/v1/tasks/{int(task_id)}", json_body=body, headers=headers, write=True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .errors import invalid
 from .node_access import deadline, node
 from .port import FORWARDED_HEADER
+from .validation import MemberAdd, parse_body
 
 bp = Blueprint("members", __name__)
 
@@ -19,12 +19,10 @@ def list_members():
 
 @bp.post("/api/v1/cluster/members")
 def add_member():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("address"), str):
-        raise invalid('the body must be a JSON object with "address": "host:port" (the new member\'s Raft address)')
+    body = parse_body(request, MemberAdd)  # {"address": "host:port"}, the new member's Raft address
     port = node()
     status, answer = port.change_members(
-        "add", body["address"], deadline=deadline(), forwarded=request.headers.get(FORWARDED_HEADER) == "1"
+        "add", body.address, deadline=deadline(), forwarded=request.headers.get(FORWARDED_HEADER) == "1"
     )
     return jsonify(answer), status
 

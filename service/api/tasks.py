@@ -70,8 +70,8 @@ def create_task():
 @bp.get("/tasks")
 def list_tasks():
     status = v.query_status(request)
-    limit = v.query_int(request, "limit", 100, 1, 500)
-    after = v.query_int(request, "after", None, 0, 2**63 - 1)
+    limit = v.query_int(request, "limit", v.LIMIT_DEFAULT, v.LIMIT_MIN, v.LIMIT_MAX)
+    after = v.query_int(request, "after", None, 0, v.CURSOR_MAX)
     consistency = v.consistency(request)
     items, next_cursor = node().list_tasks(
         status=status, limit=limit, after=after, consistency=consistency, deadline=deadline()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, overload
+from typing import Literal, TypeVar, overload
 
 from flask import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from .. import commands as c
 from ..state.machine import MAX_TASK_ID
@@ -15,7 +16,12 @@ from .port import Consistency
 
 MAX_BODY = 64 * 1024
 Status = Literal["todo", "in_progress", "done"]
-_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
+LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX = 100, 1, 500  # GET /api/v1/tasks?limit=
+CURSOR_MAX = 2**63 - 1  # GET /api/v1/tasks?after=
+KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"  # Idempotency-Key: printable ASCII
+ETAG_PATTERN = r'^(W/)?"?[0-9]{1,18}"?$'  # If-Match: an ETag this API issued
+_KEY_RE = re.compile(KEY_PATTERN)
+_ETAG_RE = re.compile(ETAG_PATTERN)
 _CONSISTENCIES: dict[str, Consistency] = {"linearizable": "linearizable", "local": "local"}
 
 
@@ -38,10 +44,19 @@ def _check_description(value: str | None) -> str | None:
     return None if value is None else _clean_text(value, "description")
 
 
-class TaskCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+# The title is trimmed before its length is checked, so the schema states the trimmed rule as a pattern and a
+# length for titles without surrounding blanks; the validator below is what decides.
+_TITLE_SCHEMA: JsonDict = {"minLength": 1, "maxLength": c.TITLE_MAX, "pattern": r"\S"}
 
-    title: str
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"title": "write the docs", "description": "README", "status": "todo"}]},
+    )
+
+    title: str = Field(json_schema_extra=_TITLE_SCHEMA)
     description: str = Field(default="", max_length=c.DESCRIPTION_MAX)
     status: Status = "todo"
 
@@ -49,10 +64,18 @@ class TaskCreate(BaseModel):
     _description = field_validator("description")(classmethod(lambda cls, v: _check_description(v)))
 
 
-class TaskPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def _one_field_given(schema: JsonDict) -> None:
+    """The document's form of `_not_empty`: at least one of the fields is present and not null."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+        for name in ("title", "description", "status")
+    ]
 
-    title: str | None = None
+
+class TaskPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_field_given)
+
+    title: str | None = Field(default=None, json_schema_extra=_TITLE_SCHEMA)
     description: str | None = Field(default=None, max_length=c.DESCRIPTION_MAX)
     status: Status | None = None
 
@@ -75,16 +98,40 @@ def _details(exc: ValidationError) -> list[dict]:
     return out
 
 
-def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+class MemberAdd(BaseModel):
+    """POST /api/v1/cluster/members: the new member's Raft address (the leader checks it: 400 invalid_address)."""
+
+    model_config = ConfigDict(strict=True)
+
+    address: str = Field(description="the new member's Raft address, host:port")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_object(request: Request) -> dict:
+    """The body as a JSON object: 413 over 64 KiB, 415 unless application/json, 400 if it is not a JSON object.
+
+    Malformed JSON and JSON nested too deeply to parse (the parser's RecursionError) are both 400."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "payload_too_large", "request body is larger than 64 KiB")
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise invalid(
+            "the body is not valid JSON", [{"field": "body", "message": "nested too deeply to parse"}]
+        ) from None
     if data is None:
         raise invalid("the body is not valid JSON", [{"field": "body", "message": "malformed JSON"}])
     if not isinstance(data, dict):
         raise invalid("the body must be a JSON object", [{"field": "body", "message": "expected an object"}])
+    return data
+
+
+def parse_body(request: Request, model: type[M]) -> M:
+    data = json_object(request)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -137,21 +184,18 @@ def if_match(request: Request) -> int | None:
     if raw is None:
         return None
     value = raw.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    value = value.strip('"')
-    if not value.isdigit() or len(value) > 18:
+    if not _ETAG_RE.fullmatch(value):
         raise invalid(
             'If-Match must be an ETag this API issued, like "3"', [{"field": "If-Match", "message": "malformed"}]
         )
-    return int(value)
+    return int(value.removeprefix("W/").strip('"'))
 
 
 def idempotency_key(request: Request) -> str | None:
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None
-    if not _KEY_RE.match(raw):
+    if not _KEY_RE.fullmatch(raw):
         raise invalid(
             "Idempotency-Key must be 1..200 printable ASCII characters",
             [{"field": "Idempotency-Key", "message": "malformed"}],

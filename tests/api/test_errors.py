@@ -62,6 +62,13 @@ def test_malformed_or_non_object_json(url, raw):
     _error(r, 400, "invalid_request")
 
 
+@pytest.mark.parametrize("path", ["/api/v1/tasks", "/api/v1/cluster/members"])
+def test_json_nested_too_deeply_to_parse(url, path):
+    """The JSON parser recurses per level: 5000 levels raised RecursionError, answered 500 before."""
+    r = requests.post(f"{url}{path}", data="[" * 5000 + "]" * 5000, headers=JSON, timeout=10)
+    assert _error(r, 400, "invalid_request")["details"] == [{"field": "body", "message": "nested too deeply to parse"}]
+
+
 def test_wrong_media_type(url):
     r = requests.post(f"{url}/api/v1/tasks", data="title=x", headers={"Content-Type": "text/plain"}, timeout=10)
     _error(r, 415, "unsupported_media_type")
