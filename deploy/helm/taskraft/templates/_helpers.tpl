@@ -48,6 +48,20 @@
 {{- end }}
 {{- end }}
 
+{{/* Key of the admin token in that Secret: `admin-token` in the generated one, auth.existingSecretKey in yours. */}}
+{{- define "taskraft.adminTokenKey" -}}
+{{- if .Values.auth.existingSecret }}
+{{- .Values.auth.existingSecretKey | default "admin-token" }}
+{{- else -}}
+admin-token
+{{- end }}
+{{- end }}
+
+{{/* Where the taskraft container reads the admin token (TASKRAFT_ADMIN_TOKEN_FILE). */}}
+{{- define "taskraft.adminTokenFile" -}}
+/etc/taskraft/secret/admin-token
+{{- end }}
+
 {{- define "taskraft.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "taskraft.fullname" .) .Values.serviceAccount.name }}
@@ -205,6 +219,12 @@ maxUnavailable: 1
 {{- end }}
 {{- if and $tls.certManager.enabled (not $tls.certManager.issuerRef.name) }}
 {{- $errors = append $errors "tls.certManager.enabled needs tls.certManager.issuerRef.name (an Issuer or ClusterIssuer that fills ca.crt)" }}
+{{- end }}
+{{- if and .Values.auth.metricsToken (not .Values.auth.enabled) }}
+{{- $errors = append $errors "auth.metricsToken puts /metrics behind a token, which needs auth.enabled=true" }}
+{{- end }}
+{{- if and .Values.auth.metricsToken .Values.metrics.serviceMonitor.enabled .Values.metrics.serviceMonitor.namespace (ne .Values.metrics.serviceMonitor.namespace .Release.Namespace) }}
+{{- $errors = append $errors (printf "auth.metricsToken: the ServiceMonitor reads the token from the Secret, which must be in its namespace; leave metrics.serviceMonitor.namespace empty (got %q)" .Values.metrics.serviceMonitor.namespace) }}
 {{- end }}
 {{- with $errors }}
 {{- fail (printf "\n%s" (join "\n" .)) }}
