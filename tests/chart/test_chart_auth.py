@@ -187,6 +187,18 @@ def test_auth_off(helm, tmp_path):
     _assert_kubernetes_validate_strict(docs, tmp_path)
 
 
+def test_values_from_a_chart_without_auth_settings_keep_authentication_on(helm):
+    """`helm upgrade --reuse-values` from a chart version without these keys keeps that version's defaults, which
+    lack them (null deletes a key here): only an explicit auth.enabled=false turns authentication off."""
+    unset = ("auth.enabled", "auth.existingSecretKey", "auth.metricsToken")
+    for extra in ((), ("--set", "auth.existingSecret=mine")):
+        docs = render(helm, None, *[w for key in unset for w in ("--set", f"{key}=null")], *extra)
+        env = _env(docs)
+        assert (env["TASKRAFT_AUTH"], env["TASKRAFT_METRICS_AUTH"]) == ("on", "open")
+        assert _token_volume(docs)[2] == {"key": "admin-token", "path": "admin-token"}
+        assert "TASKRAFT_TOKEN_FILE" in _test_pod(docs)[1]
+
+
 # --- /metrics ------------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,13 @@
 {{- end }}
 {{- end }}
 
+{{/* Whether the API needs tokens: auth.enabled, and on when the key is missing altogether (an upgrade with
+     --reuse-values from a chart without it keeps the old defaults, which lack it): only an explicit false
+     turns authentication off. */}}
+{{- define "taskraft.authEnabled" -}}
+{{- if or .Values.auth.enabled (not (hasKey .Values.auth "enabled")) }}true{{- end }}
+{{- end }}
+
 {{/* Key of the admin token in that Secret: `admin-token` in the generated one, auth.existingSecretKey in yours. */}}
 {{- define "taskraft.adminTokenKey" -}}
 {{- if .Values.auth.existingSecret }}
@@ -220,7 +227,7 @@ maxUnavailable: 1
 {{- if and $tls.certManager.enabled (not $tls.certManager.issuerRef.name) }}
 {{- $errors = append $errors "tls.certManager.enabled needs tls.certManager.issuerRef.name (an Issuer or ClusterIssuer that fills ca.crt)" }}
 {{- end }}
-{{- if and .Values.auth.metricsToken (not .Values.auth.enabled) }}
+{{- if and .Values.auth.metricsToken (not (include "taskraft.authEnabled" .)) }}
 {{- $errors = append $errors "auth.metricsToken puts /metrics behind a token, which needs auth.enabled=true" }}
 {{- end }}
 {{- if and .Values.auth.metricsToken .Values.metrics.serviceMonitor.enabled .Values.metrics.serviceMonitor.namespace (ne .Values.metrics.serviceMonitor.namespace .Release.Namespace) }}
