@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates a kind cluster, builds and loads the taskraft image, optionally installs
 # kube-prometheus-stack, installs the chart and waits until every member is ready. The client Service
-# is a NodePort (30080) that deploy/kind/cluster.yaml publishes on the host: http://localhost:8080.
+# is a NodePort (30080) that deploy/kind/cluster.yaml publishes on the host: http://localhost:8080. The
+# API needs a token: the closing message says how to read the admin token from the chart's Secret.
 #   deploy/kind/up.sh                      # cluster + taskraft
 #   MONITORING=1 deploy/kind/up.sh         # also kube-prometheus-stack (Prometheus, Grafana, alerts)
 #   deploy/kind/up.sh --dry-run            # print every command instead of running it (needs no tool)
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 usage() {
-  sed -n '2,10s/^# \{0,1\}//p' "$0"
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 DRY_RUN=0
@@ -30,6 +31,15 @@ RELEASE="${RELEASE:-taskraft}"
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)"
 IMAGE="${IMAGE:-taskraft:$VERSION}"
 REPLICAS="${REPLICAS:-3}"
+# The chart's object names: the release name, with "-taskraft" unless it already contains it.
+case "$RELEASE" in
+  *taskraft*) FULLNAME="$RELEASE" ;;
+  *) FULLNAME="$RELEASE-taskraft" ;;
+esac
+FULLNAME="${FULLNAME:0:40}"
+FULLNAME="${FULLNAME%-}"
+# The chart generates the first admin token into this Secret (key admin-token) and keeps it on upgrade.
+SECRET="$FULLNAME-auth"
 MONITORING="${MONITORING:-0}"
 MON_NS=monitoring
 # deploy/kind/cluster.yaml maps the control plane's port 30080 to the host's 8080.
@@ -114,7 +124,7 @@ run helm upgrade --install "$RELEASE" deploy/helm/taskraft \
   --set service.type=NodePort --set service.nodePort="$NODE_PORT" \
   "${extra[@]}"
 
-run kubectl -n "$NAMESPACE" rollout status "statefulset/$RELEASE" --timeout=10m
+run kubectl -n "$NAMESPACE" rollout status "statefulset/$FULLNAME" --timeout=10m
 run kubectl -n "$NAMESPACE" wait pod -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=server" \
   --for=condition=Ready --timeout=5m
 run kubectl -n "$NAMESPACE" get pods -l "app.kubernetes.io/instance=$RELEASE" -L taskraft.io/role -o wide
@@ -128,15 +138,19 @@ cat <<MSG
 
 taskraft is up in kind cluster "$CLUSTER", namespace "$NAMESPACE".
 
+  Token:      every /api/v1 call needs one; the first admin token is in Secret $SECRET:
+              export TOKEN="\$(kubectl -n $NAMESPACE get secret $SECRET -o jsonpath='{.data.admin-token}' | base64 -d)"
   API:        $api
-              curl -s $HOST_URL/api/v1/cluster
-              taskraft cluster status --url $HOST_URL
+              curl -s -H "Authorization: Bearer \$TOKEN" $HOST_URL/api/v1/cluster
+              curl -s -X POST -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+                -d '{"title":"hello"}' $HOST_URL/api/v1/tasks
+              TASKRAFT_TOKEN="\$TOKEN" taskraft cluster status --url $HOST_URL
   Or a port-forward: it picks one pod when it starts and stops working when that pod goes (even
-  through svc/$RELEASE). Forward to a follower, so that deleting the leader leaves it running, and
+  through svc/$FULLNAME). Forward to a follower, so that deleting the leader leaves it running, and
   start it again after deleting its own pod:
               kubectl -n $NAMESPACE port-forward "\$(kubectl -n $NAMESPACE get pod -o name \\
                 -l 'app.kubernetes.io/instance=$RELEASE,taskraft.io/role!=leader' | head -1)" 8081:8080
-  Leader:     kubectl -n $NAMESPACE port-forward svc/$RELEASE-leader 8082:8080
+  Leader:     kubectl -n $NAMESPACE port-forward svc/$FULLNAME-leader 8082:8080
   Failover:   kubectl -n $NAMESPACE delete pod -l taskraft.io/role=leader
               kubectl -n $NAMESPACE get pods -L taskraft.io/role -w
   helm test:  helm test $RELEASE -n $NAMESPACE

@@ -99,7 +99,7 @@ def test_the_install_uses_the_node_port_and_the_loaded_image(tmp_path):
 
 def test_the_knobs_reach_the_commands(tmp_path):
     values = tmp_path / "my values.yaml"
-    commands, _ = _dry_run(
+    commands, out = _dry_run(
         tmp_path,
         IMAGE="reg.example:5000/team/taskraft:dev",
         CLUSTER="other",
@@ -122,7 +122,9 @@ def test_the_knobs_reach_the_commands(tmp_path):
     # kube-prometheus-stack first, so the CRDs exist when the chart is installed
     stack = next(i for i, c in enumerate(commands) if "kube-prometheus-stack" in c)
     assert stack < commands.index(install)
-    assert ["kubectl", "-n", "ns1", "rollout", "status", "statefulset/tr", "--timeout=10m"] in commands
+    # the chart names its objects "<release>-taskraft" unless the release name contains "taskraft"
+    assert ["kubectl", "-n", "ns1", "rollout", "status", "statefulset/tr-taskraft", "--timeout=10m"] in commands
+    assert "get secret tr-taskraft-auth " in out and "svc/tr-taskraft-leader" in out
 
 
 def test_the_closing_message_gives_the_node_port_url_first(tmp_path):
@@ -131,6 +133,17 @@ def test_the_closing_message_gives_the_node_port_url_first(tmp_path):
     assert "http://localhost:8080" in message and "port-forward" in message
     assert message.index("http://localhost:8080") < message.index("port-forward")
     assert "stops working when that pod goes" in message
+
+
+def test_the_closing_message_reads_the_admin_token_and_sends_it(tmp_path):
+    _, out = _dry_run(tmp_path)
+    message = out[out.index("taskraft is up") :]
+    read = "kubectl -n taskraft get secret taskraft-auth -o jsonpath='{.data.admin-token}' | base64 -d"
+    assert f'export TOKEN="$({read})"' in message
+    assert message.index("export TOKEN=") < message.index("curl")
+    curls = [line for line in message.splitlines() if "curl" in line]
+    assert len(curls) >= 2 and all('-H "Authorization: Bearer $TOKEN"' in line for line in curls), curls
+    assert 'TASKRAFT_TOKEN="$TOKEN" taskraft cluster status --url http://localhost:8080' in message
 
 
 def test_the_cluster_publishes_the_node_port_on_localhost_8080(tmp_path):
