@@ -2,8 +2,10 @@
 
 They install the chart into a fresh namespace with the image given by TASKRAFT_E2E_IMAGE (default
 taskraft:<version>, already loaded into the cluster: `deploy/kind/up.sh` or `kind load docker-image`),
-and reach the service through the API server's service and pod proxies, so no port-forward is needed.
-With TASKRAFT_E2E_NODE_PORT (e.g. 30080) the client Service is that node port, and with
+and reach the service through the API server's port-forward, a connection per request to a ready
+endpoint of the Service or to a given pod (release_http.py says why not its proxies), so no
+`kubectl port-forward` is needed. Every API call sends the admin token the chart generated, read from
+its Secret. With TASKRAFT_E2E_NODE_PORT (e.g. 30080) the client Service is that node port, and with
 TASKRAFT_E2E_NODE_URL (e.g. http://localhost:8080, where deploy/kind/cluster.yaml publishes 30080) the
 tests also reach the API there, from outside the cluster, while pods go.
 Without a reachable cluster, or without helm, the whole module is skipped with one reason.
@@ -24,6 +26,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from .release_http import Http, read_admin_token
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "taskraft"
 RELEASE = "taskraft"
@@ -34,6 +38,7 @@ NODE_PORT = os.environ.get("TASKRAFT_E2E_NODE_PORT", "")
 NODE_URL = os.environ.get("TASKRAFT_E2E_NODE_URL", "").rstrip("/")
 ROLE_LABEL = "taskraft.io/role"
 CLUSTER_RECORD = f"{RELEASE}-cluster"  # written by the leader when the cluster forms, owned by the StatefulSet
+AUTH_SECRET = f"{RELEASE}-auth"  # the chart's Secret: passwords, the Raft secret and the admin token
 SERVER_SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=server"
 
 
@@ -85,6 +90,7 @@ from kubernetes.client.rest import ApiException  # noqa: E402  (only once a clus
 
 core = k8s.CoreV1Api()
 apps = k8s.AppsV1Api()
+discovery = k8s.DiscoveryV1Api()
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
@@ -105,46 +111,6 @@ def helm(*args: str, timeout: int = 900) -> str:
     proc = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
-
-
-class Http:
-    """HTTP to the release through the API server proxy (service: any ready member; pod: that member)."""
-
-    def __init__(self, namespace: str):
-        self.ns = namespace
-
-    def call(self, method: str, target: str, path: str, body=None, timeout: float = 10):
-        api = core.api_client
-        resource = f"services/{target}:http" if not target.startswith("pod/") else f"pods/{target[4:]}:8080"
-        url = f"/api/v1/namespaces/{self.ns}/{resource}/proxy{path}"
-        try:
-            resp = api.call_api(
-                url,
-                method,
-                header_params={"Content-Type": "application/json", "Accept": "application/json"},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=timeout,
-            )
-            raw = resp.data
-            return resp.status, (json.loads(raw) if raw else None)
-        except ApiException as exc:
-            try:
-                payload = json.loads(exc.body) if exc.body else None
-            except ValueError:
-                payload = exc.body
-            return exc.status, payload
-        except Exception as exc:  # connection reset while a pod goes away, timeouts
-            return None, repr(exc)
-
-    def create(self, title: str, target: str = RELEASE):
-        return self.call("POST", target, "/api/v1/tasks", {"title": title})
-
-    def get(self, task_id: int, target: str = RELEASE, local: bool = False):
-        q = "?consistency=local" if local else ""
-        return self.call("GET", target, f"/api/v1/tasks/{task_id}{q}")
 
 
 def server_pods(ns: str):
@@ -186,7 +152,8 @@ def release_fixture():
         helm("install", RELEASE, str(CHART), "--namespace", ns, *options, *values)
         wait_for(lambda: all_ready(ns), 600, "every member ready", interval=3)
         wait_for(lambda: len(leader_pods(ns)) == 1, 60, "one pod labelled leader")
-        yield {"ns": ns, "http": Http(ns), "tasks": {}}
+        token = read_admin_token(core, ns, AUTH_SECRET)
+        yield {"ns": ns, "http": Http(discovery, ns, token, RELEASE), "tasks": {}}
     finally:
         if os.environ.get("TASKRAFT_E2E_KEEP") != "1":
             subprocess.run([HELM, "uninstall", RELEASE, "-n", ns, "--wait"], capture_output=True, timeout=300)
@@ -198,6 +165,29 @@ def answered(status: int, call):
     return lambda: (lambda r: r if r[0] == status else None)(call())
 
 
+def test_the_api_needs_the_admin_token_from_the_secret(release):
+    """401 without a token or with a wrong one; the Secret's admin token acts as the user admin; the pods get
+    it as a file of the Secret, not as an environment value."""
+    ns, http = release["ns"], release["http"]
+    status, who = wait_for(answered(200, lambda: http.call("GET", RELEASE, "/api/v1/whoami")), 60, "whoami")
+    assert (who["auth"], who["username"], who["role"]) == ("on", "admin", "admin")
+    for token in (None, "trk_not-a-token-of-this-cluster"):
+        status, body = wait_for(
+            lambda t=token: (lambda r: r if r[0] is not None else None)(
+                http.call("GET", RELEASE, "/api/v1/tasks", token=t)
+            ),
+            60,
+            "an answer",
+        )
+        assert status == 401 and body["error"]["code"] == "unauthenticated", (token, status, body)
+    assert http.call("GET", RELEASE, "/healthz", token=None)[0] == 200  # open
+    pod = apps.read_namespaced_stateful_set(RELEASE, ns).spec.template.spec
+    (app,) = [c for c in pod.containers if c.name == "taskraft"]
+    assert "TASKRAFT_ADMIN_TOKEN" not in {e.name for e in app.env or []}
+    env = core.read_namespaced_config_map(f"{RELEASE}-env", ns).data
+    assert env["TASKRAFT_AUTH"] == "on" and env["TASKRAFT_ADMIN_TOKEN_FILE"].startswith("/etc/taskraft/secret/")
+
+
 def test_write_tasks(release):
     http = release["http"]
     for i in range(TASKS):
@@ -207,10 +197,11 @@ def test_write_tasks(release):
     assert len(release["tasks"]) == TASKS
 
 
-def _node_port_get(path: str, timeout: float = 5):
-    """(status, body) of GET NODE_URL+path, on a new connection each time; (None, error) when it fails."""
+def _node_port_get(http: Http, path: str, timeout: float = 5):
+    """(status, body, answering pod) of GET NODE_URL+path with the admin token, on a new connection each time;
+    (None, error, None) when it fails."""
     try:
-        resp = requests.get(f"{NODE_URL}{path}", timeout=timeout, headers={"Connection": "close"})
+        resp = requests.get(f"{NODE_URL}{path}", timeout=timeout, headers={**http.headers(), "Connection": "close"})
         return resp.status_code, (resp.json() if resp.content else None), resp.headers.get("X-Taskraft-Node")
     except (requests.RequestException, ValueError) as exc:
         return None, repr(exc), None
@@ -225,14 +216,17 @@ def test_the_node_port_serves_the_api_while_a_member_goes(release):
     svc = core.read_namespaced_service(RELEASE, ns)
     assert svc.spec.type == "NodePort" and [p.node_port for p in svc.spec.ports] == [int(NODE_PORT)]
     status, view, answering = wait_for(
-        answered(200, lambda: _node_port_get("/api/v1/cluster")), 60, f"{NODE_URL}/api/v1/cluster"
+        answered(200, lambda: _node_port_get(http, "/api/v1/cluster")), 60, f"{NODE_URL}/api/v1/cluster"
     )
     assert answering in {p.metadata.name for p in server_pods(ns)}
-    resp = requests.post(f"{NODE_URL}/api/v1/tasks", json={"title": "through the node port"}, timeout=10)
+    assert requests.get(f"{NODE_URL}/api/v1/cluster", timeout=10).status_code == 401  # no token
+    resp = requests.post(
+        f"{NODE_URL}/api/v1/tasks", json={"title": "through the node port"}, headers=http.headers(), timeout=10
+    )
     assert resp.status_code == 201, resp.text
     task = resp.json()
     release["tasks"][task["id"]] = task["title"]
-    status, got = wait_for(answered(200, lambda: http.get(task["id"])), 60, "the task through the API server")
+    status, got = wait_for(answered(200, lambda: http.get(task["id"])), 60, "the task through a port-forward")
     assert got["title"] == "through the node port"
 
     leader = leader_pods(ns)[0].metadata.name
@@ -242,7 +236,7 @@ def test_the_node_port_serves_the_api_while_a_member_goes(release):
 
     def reader():
         while not stop.is_set():
-            status, body, node = _node_port_get(f"/api/v1/tasks/{task['id']}")
+            status, body, node = _node_port_get(http, f"/api/v1/tasks/{task['id']}")
             if status == 200 and body["title"] == task["title"]:
                 answers.append((time.monotonic(), node))
             time.sleep(0.2)
@@ -442,6 +436,25 @@ def _rolled_out(ns: str, before: dict[str, str]) -> bool:
     )
 
 
+def test_a_plain_upgrade_keeps_the_secret_and_restarts_no_pod(release):
+    """`helm upgrade --reuse-values` with nothing changed: the chart looks its Secret up and keeps it (passwords,
+    Raft secret, admin token), so the pod template, its checksum annotations included, stays as it was."""
+    ns, http = release["ns"], release["http"]
+    sts = apps.read_namespaced_stateful_set(RELEASE, ns)
+    pods = {p.metadata.name: p.metadata.uid for p in server_pods(ns)}
+    data = core.read_namespaced_secret(AUTH_SECRET, ns).data
+    helm("upgrade", RELEASE, str(CHART), "-n", ns, "--reuse-values", "--wait", "--timeout", "5m")
+    after = apps.read_namespaced_stateful_set(RELEASE, ns)
+    assert after.spec.template.metadata.annotations == sts.spec.template.metadata.annotations
+    assert (after.metadata.generation, after.status.update_revision) == (
+        sts.metadata.generation,
+        sts.status.update_revision,
+    )
+    assert core.read_namespaced_secret(AUTH_SECRET, ns).data == data
+    assert {p.metadata.name: p.metadata.uid for p in server_pods(ns)} == pods
+    wait_for(answered(200, lambda: http.call("GET", RELEASE, "/api/v1/whoami")), 60, "whoami with the same token")
+
+
 def test_helm_upgrade_changes_values_and_keeps_the_data(release):
     """`helm upgrade --reuse-values` with a new label on every object and a new memory limit: the pods roll
     one at a time onto the same claims, the change is in effect, and every task written before is there."""
@@ -481,6 +494,8 @@ def test_helm_upgrade_changes_values_and_keeps_the_data(release):
     # the same claims (not recreated), the same cluster, every task on every member
     claims = {c.metadata.name: c.metadata.uid for c in core.list_namespaced_persistent_volume_claim(ns).items}
     assert claims == claims_before
+    # the Secret looked up and kept: the same admin token, which every call below still sends
+    assert read_admin_token(core, ns, AUTH_SECRET) == http.token
     assert _cluster_record(ns).data["clusterId"] == record_before
     for pod in server_pods(ns):
         target = f"pod/{pod.metadata.name}"
@@ -495,7 +510,7 @@ def test_helm_upgrade_changes_values_and_keeps_the_data(release):
     release["tasks"][task["id"]] = task["title"]
     if NODE_URL:  # --reuse-values kept the node port
         status, got, _ = wait_for(
-            answered(200, lambda: _node_port_get(f"/api/v1/tasks/{task['id']}")),
+            answered(200, lambda: _node_port_get(http, f"/api/v1/tasks/{task['id']}")),
             60,
             "the new task through the node port",
         )
