@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..conftest import start_cluster
-from ..helpers import free_port
+from ..helpers import TEST_ADMIN_TOKEN, free_port
 from .browser import create_in_page
 
 pytestmark = pytest.mark.cluster
@@ -143,17 +143,19 @@ def test_an_allowed_origin_reads_the_api_with_its_headers(tmp_path, foreign, pag
         page.goto(foreign.url + "/")
         api = c.urls[0] + "/api/v1/tasks"
         got = page.evaluate(
-            """async (api) => {
+            """async ([api, auth]) => {
               const created = await fetch(api, {
                 method: "POST",
-                headers: {"Content-Type": "application/json", "Idempotency-Key": "cors-1"},
+                headers: {"Content-Type": "application/json", "Idempotency-Key": "cors-1", "Authorization": auth},
                 body: JSON.stringify({title: "from another origin"}),
               });
               const task = await created.json();
-              const read = await fetch(`${api}/${task.id}`);
+              const read = await fetch(`${api}/${task.id}`, {headers: {"Authorization": auth}});
               const changed = await fetch(`${api}/${task.id}`, {
                 method: "PATCH",
-                headers: {"Content-Type": "application/json", "If-Match": read.headers.get("ETag")},
+                headers: {
+                  "Content-Type": "application/json", "If-Match": read.headers.get("ETag"), "Authorization": auth,
+                },
                 body: JSON.stringify({status: "done"}),
               });
               return {
@@ -162,7 +164,7 @@ def test_an_allowed_origin_reads_the_api_with_its_headers(tmp_path, foreign, pag
                 changed: changed.status, status: (await changed.json()).status,
               };
             }""",
-            api,
+            [api, f"Bearer {TEST_ADMIN_TOKEN}"],  # the preflight must allow Authorization
         )
         assert got["created"] == 201 and got["location"].startswith("/api/v1/tasks/"), got
         assert got["node"] == "node-0" and got["etag"] == '"1"', got
