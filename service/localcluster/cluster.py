@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,10 +29,8 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from ..auth.tokens import new_token
 from ..consensus.cluster_record import FILE_KEY, locked_json
-from ..durable import write_file_durably
-from . import certs
+from . import certs, local_secrets
 from .mysqld import MySQLServer, find_server_binary
 
 RAFT_OFFSET = 100
@@ -89,9 +86,9 @@ class LocalCluster:
         self.verify: str | bool = str(certs.ensure_ca(self.data_dir)) if tls else True
         self._binary = find_server_binary()
         self.nodes = [self._new_node(i) for i in range(nodes)]
-        self.secrets = self._load_secrets()
-        self.admin_token_created = False  # True when this object made the admin token (to print it once)
-        self.admin_token = self._load_admin_token()
+        self.secrets = local_secrets.load_secrets(self.data_dir)
+        # admin_token_created: True when this object made the admin token (to print it once)
+        self.admin_token, self.admin_token_created = local_secrets.load_admin_token(self.admin_token_path)
 
     def _new_node(self, i: int) -> LocalNode:
         return LocalNode(
@@ -313,19 +310,6 @@ class LocalCluster:
 
     # -- files -----------------------------------------------------------------------------------
 
-    def _load_secrets(self) -> dict:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / "secrets.json"
-        if path.exists():
-            data = json.loads(path.read_text())
-        else:
-            data = {"raft_secret": secrets.token_urlsafe(32), "mysql_password": secrets.token_urlsafe(18)}
-            write_file_durably(str(path), json.dumps(data).encode())  # 0600 from the start
-        secret_file = self.data_dir / "raft.secret"
-        if not secret_file.exists() or secret_file.read_text() != data["raft_secret"]:
-            write_file_durably(str(secret_file), data["raft_secret"].encode())
-        return data
-
     @property
     def admin_token_path(self) -> Path:
         return self.data_dir / "admin-token"
@@ -334,15 +318,6 @@ class LocalCluster:
     def auth_headers(self) -> dict[str, str]:
         """The admin token as a request header."""
         return {"Authorization": f"Bearer {self.admin_token}"}
-
-    def _load_admin_token(self) -> str:
-        path = self.admin_token_path
-        if path.exists():
-            return path.read_text().strip()
-        token = os.environ.get("TASKRAFT_ADMIN_TOKEN") or new_token()
-        write_file_durably(str(path), token.encode())  # 0600 from the start
-        self.admin_token_created = True
-        return token
 
     def manifest(self) -> dict:
         return {
