@@ -135,7 +135,13 @@ def cluster() -> None:
     help="HTTPS on the nodes' HTTP ports, with a CA and certificates made once in DATA_DIR/tls "
     "(default: as the last start of DATA_DIR, else off).",
 )
-def cluster_up(data_dir: str, nodes: int, port_base: int, tls: bool | None) -> None:
+@click.option(
+    "--restore",
+    "restore_from",
+    type=click.Path(dir_okay=False),
+    help="Start a new cluster from this backup (DATA_DIR must be empty or new): `taskraft restore` and up in one.",
+)
+def cluster_up(data_dir: str, nodes: int, port_base: int, tls: bool | None, restore_from: str | None) -> None:
     """Start N nodes, each with its own MariaDB/MySQL server, in the foreground until Ctrl-C or SIGTERM.
 
     On an existing DATA_DIR the nodes keep their data; with another --nodes than before, new nodes
@@ -146,6 +152,14 @@ def cluster_up(data_dir: str, nodes: int, port_base: int, tls: bool | None) -> N
     from .localcluster.cluster import LocalCluster
     from .localcluster.mysqld import MySQLNotFound
 
+    if restore_from is not None:
+        from .localcluster.restore_dir import RestoreRefused, prepare
+
+        try:
+            prepare(restore_from, data_dir)
+        except RestoreRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"restoring {restore_from} into a new cluster in {data_dir}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -283,6 +297,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
+from .cli_backup import backup, restore  # noqa: E402  (`taskraft backup [verify]`, `taskraft restore`)
 from .cli_client import register  # noqa: E402  (client commands: `taskraft tasks ...`, `taskraft cluster status`)
 from .cli_members import members  # noqa: E402  (`taskraft cluster members [add|remove]`)
 from .cli_users import tokens, users  # noqa: E402  (`taskraft users ...`, `taskraft tokens ...`)
@@ -290,4 +305,6 @@ from .cli_users import tokens, users  # noqa: E402  (`taskraft users ...`, `task
 register(main, cluster)
 cluster.add_command(members)
 main.add_command(users)
+main.add_command(backup)
+main.add_command(restore)
 main.add_command(tokens)

@@ -14,9 +14,9 @@ import click
 
 from .cli_client import CommandFailed, _client, connection_options, format_table
 from .client import ClientError
-from .commands import ROLES
+from .commands import USER_ROLES
 
-_role = click.Choice(ROLES)
+_role = click.Choice(USER_ROLES)
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -52,7 +52,12 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", type=_role, required=True, help="viewer (reads), editor (task writes) or admin.")
+@click.option(
+    "--role",
+    type=_role,
+    required=True,
+    help="viewer (reads), editor (task writes), admin, or backup (takes backups, nothing else).",
+)
 @click.option("--email", default="", help="The user's email address.")
 @click.option("--json", "as_json", is_flag=True)
 @connection_options

@@ -107,7 +107,7 @@ class Client:
 
     # -- transport ---------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, json_body=None, params=None, headers=None, write=False):
+    def request(self, method: str, path: str, *, json_body=None, params=None, headers=None, write=False, stream=False):
         """Send one logical request, failing over between nodes; returns the final requests.Response.
 
         One attempt is a round over every node, starting with the one that answered last. After a round
@@ -138,6 +138,7 @@ class Client:
                         headers=headers,
                         timeout=timeout,
                         verify=self.verify,
+                        stream=stream,  # True: the body is read by the caller, as it arrives
                     )
                 except requests.exceptions.SSLError as exc:
                     last_problem = f"{url}: TLS failed: {tls_reason(exc)}"

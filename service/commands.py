@@ -44,6 +44,8 @@ AUTH_OPS = frozenset({OP_USER_ADD, OP_USER_DISABLE, OP_TOKEN_CREATE, OP_TOKEN_RE
 
 STATUSES = ("todo", "in_progress", "done")
 ROLES = ("viewer", "editor", "admin")  # each role may do what the ones before it may
+BACKUP_ROLE = "backup"  # outside that order: it may take backups (GET /api/v1/backup) and nothing else
+USER_ROLES = (*ROLES, BACKUP_ROLE)
 USERNAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,63}"
 BOOTSTRAP_USER = "admin"  # the name of the bootstrap admin token's user, kept from the users table
 TOKEN_NAME_MAX = 100
@@ -156,8 +158,15 @@ def cluster_id_of(entry) -> str | None:
 
 
 def role_rank(role) -> int:
-    """0 viewer, 1 editor, 2 admin; -1 for anything else."""
+    """0 viewer, 1 editor, 2 admin; -1 for anything else (the backup role too: it reads no task)."""
     return ROLES.index(role) if role in ROLES else -1
+
+
+def token_role_allowed(role, owner_role) -> bool:
+    """A token's role is its owner's or one below it; an admin may also make a backup-only token."""
+    if role == BACKUP_ROLE:
+        return owner_role in (BACKUP_ROLE, "admin")
+    return 0 <= role_rank(role) <= role_rank(owner_role)
 
 
 def encodable(value: str) -> bool:

@@ -106,6 +106,7 @@ class NodeConfig:
     label_pod_role: bool = False
     reconcile_members: bool = False  # the leader keeps the members equal to the StatefulSet's pods (k8s_membership.py)
     force_new_cluster: str | None = None  # the node id that makes itself a cluster of one at start (recovery.py)
+    restore_from: str | None = None  # a backup a brand-new node loads before Raft starts (restore.py)
     api_url: str | None = None
     pod_name: str | None = None
     pod_namespace: str | None = None
@@ -307,6 +308,7 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         label_pod_role=_truthy(_env("LABEL_POD_ROLE")),
         reconcile_members=_truthy(_env("RECONCILE_MEMBERS")),
         force_new_cluster=_env("FORCE_NEW_CLUSTER"),
+        restore_from=_env("RESTORE_FROM"),
         api_url=pick("api_url", "API_URL"),
         pod_name=os.environ.get("POD_NAME"),
         pod_namespace=namespace,

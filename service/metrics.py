@@ -1,6 +1,8 @@
 """Prometheus metrics, defined once and updated by the layer that owns each fact."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 RAFT_TERM = Gauge("raft_term", "Current Raft term")
 RAFT_COMMIT_INDEX = Gauge("raft_commit_index", "Highest log index known to be committed")
@@ -37,3 +39,29 @@ CLUSTER_VIEW_GATHERINGS = Counter(
     "taskraft_cluster_view_gatherings",
     "Times this node asked every member for its own view (GET /api/v1/cluster/nodes; at most one per second)",
 )
+
+
+class _Optional(Collector):
+    """A gauge that is absent until it has a value (a backup's figures: none before the first success)."""
+
+    def __init__(self, name: str, documentation: str):
+        self._name, self._doc = name, documentation
+        self.value: float | None = None
+        REGISTRY.register(self)
+
+    def set(self, value: float) -> None:
+        self.value = float(value)
+
+    def collect(self):
+        if self.value is not None:
+            yield GaugeMetricFamily(self._name, self._doc, value=self.value)
+
+
+BACKUP_LAST_SUCCESS = _Optional(
+    "taskraft_backup_last_success_timestamp_seconds", "When this node last served a complete backup (Unix time)"
+)
+BACKUP_DURATION = _Optional("taskraft_backup_duration_seconds", "How long this node's last complete backup took")
+BACKUP_SIZE = _Optional("taskraft_backup_size_bytes", "The size of this node's last complete backup (compressed)")
+BACKUPS = Counter("taskraft_backups", "Backups this node served, by outcome (success or failure)", ["outcome"])
+for _outcome in ("success", "failure"):
+    BACKUPS.labels(outcome=_outcome)

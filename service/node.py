@@ -12,7 +12,7 @@ from dbutils.pooled_db import PooledDB
 from tenacity import Retrying, retry_if_exception_type, wait_fixed
 
 from . import commands as c
-from . import rebuild
+from . import rebuild, restore
 from .cluster_formation import Formation
 from .config import NodeConfig
 from .consensus.cluster_record import FileRecord, open_record
@@ -62,10 +62,16 @@ class TaskraftNode:
         cfg = self.cfg
         log.info("node %s: waiting for MySQL", cfg.node_id)
         wait_for_database(cfg.mysql, db_timeout)
+        record = open_record(cfg.cluster_record, cfg.pod_namespace, cfg.statefulset)
+        if cfg.cluster_id is None and isinstance(record, FileRecord):
+            self.cfg = cfg = dataclasses.replace(cfg, cluster_id=record.read())  # a ConfigMap comes in the env
         conn = connect(cfg.mysql)
         try:
             migrate(conn)
             rebuild.reset_database(cfg, conn)  # a node rebuilt after a diverged log starts empty
+            source = restore.wanted(cfg, conn)  # a brand-new node given a backup loads it (restore.py)
+            if source is not None:
+                restore.restore(cfg, conn, source)
             cluster_id = queries.cluster_id(conn)
             conn.commit()
         finally:
@@ -74,9 +80,6 @@ class TaskraftNode:
         applied = self.applier.load()
         self.applier.start()
         log.info("node %s: database at applied index %s; starting Raft on %s", cfg.node_id, applied, cfg.raft_bind)
-        record = open_record(cfg.cluster_record, cfg.pod_namespace, cfg.statefulset)
-        if cfg.cluster_id is None and isinstance(record, FileRecord):
-            self.cfg = cfg = dataclasses.replace(cfg, cluster_id=record.read())  # a ConfigMap comes in the env
         if cfg.force_new_cluster and cfg.force_new_cluster == cfg.node_id:
             self._force_new_cluster()
         self._runner = RaftRunner(cfg, self.applier, database_cluster_id=cluster_id)

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from . import member_changes
-from .api.port import Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
+from .api.port import BackupStream, Consistency, DatabaseUnavailable, HistoryEntry, QuorumUnavailable, Readiness, Task
 from .auth.tokens import internal_token
+from .backup_record import BackupRecord
 from .cluster_overview import ClusterOverview, fetch_own_view
 from .consensus.proposals import Unavailable
 from .node import Diverged
-from .state import queries, users
-from .state.db import TRANSIENT_ERRORS
+from .state import backup_tables, queries, users
+from .state.db import TRANSIENT_ERRORS, connect
 from .state.machine import OpResult
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class TaskraftNodePort:
 
     def __init__(self, node: TaskraftNode):
         self._node = node
+        self._backups = BackupRecord(node.cfg.data_dir)  # the backups this node served (metrics)
         secret = internal_token(node.cfg.raft_secret)
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         self._overview = ClusterOverview(
@@ -108,6 +110,21 @@ class TaskraftNodePort:
 
     def list_tokens(self, *, username: str | None, consistency: Consistency, deadline: float) -> list[dict]:
         return self._read(lambda conn: users.list_tokens(conn, username), consistency, deadline)
+
+    def backup(self, *, consistency: Consistency, deadline: float) -> BackupStream:
+        if consistency == "linearizable":
+            try:
+                self._node.barrier.wait(deadline)
+            except Unavailable:
+                raise QuorumUnavailable from None
+        try:
+            self._node.check_serving()
+            source = backup_tables.TableSnapshot(
+                connect(self._node.cfg.mysql), node_id=self.node_id, consistency=consistency
+            )
+        except (Diverged, *TRANSIENT_ERRORS):
+            raise DatabaseUnavailable from None
+        return BackupStream(source.header, self._backups.serve(source))
 
     def _read(self, fn: Callable[[object], T], consistency: Consistency, deadline: float) -> T:
         """`fn(conn)` after a read barrier (linearizable), or straight on this node's database (local)."""

@@ -9,6 +9,7 @@ reaches it through a `TaskraftNodePort`; until the node is up, the API answers 5
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from .api.app import create_app
@@ -17,9 +18,12 @@ from .auth.settings import AuthSettings
 from .config import load_config
 from .node import TaskraftNode
 from .node_port import TaskraftNodePort
+from .restore import RestoreFailed
 from .web.security import CORS_ORIGINS
 
 log = logging.getLogger(__name__)
+
+WORKER_BOOT_ERROR = 3  # gunicorn's: the master halts instead of starting another worker
 
 app = create_app(None, AuthSettings.from_env())  # TASKRAFT_AUTH: on unless set to off
 _lock = threading.Lock()
@@ -39,6 +43,9 @@ def start_node() -> TaskraftNode:
         try:
             node.start()
             log.info("node %s ready to serve on port %s", node.cfg.node_id, node.cfg.http_port)
+        except RestoreFailed as exc:
+            log.critical("%s; the node does not start", exc)
+            os._exit(WORKER_BOOT_ERROR)  # gunicorn stops: a bad backup is not retried
         except Exception:
             log.exception("node failed to start")
 

@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from .. import metrics
 from ..auth.settings import AuthSettings
 from ..web import bp as web_bp
-from . import auth, contract, errors, members, ops, tasks, users
+from . import auth, backup, contract, errors, members, ops, tasks, users
 from .node_access import EXTENSION, current_port
 from .port import NodePort
 from .validation import MAX_BODY
@@ -33,6 +33,7 @@ def create_app(node: NodePort | None = None, auth_settings: AuthSettings | None 
     app.register_blueprint(ops.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(backup.bp)
     app.register_blueprint(contract.bp)
     app.register_blueprint(web_bp)
 

@@ -27,7 +27,8 @@ EXTENSION = "taskraft.auth"
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})  # the API's description is no secret
 # Endpoints (blueprint.function) and the role each needs; any other needs viewer to read, editor to write.
 ADMIN_ENDPOINTS = frozenset({"members.add_member", "members.remove_member"})
-ANY_ROLE_ENDPOINTS = frozenset({"users.whoami"})
+ANY_ROLE_ENDPOINTS = frozenset({"users.whoami"})  # any valid token, the backup role's too
+BACKUP_ENDPOINTS = frozenset({"backup.take_backup"})  # admin, or the backup role
 INTERNAL_ENDPOINTS = frozenset({"ops.cluster", "members.add_member", "members.remove_member"})
 _READS = frozenset({"GET", "HEAD"})
 
@@ -42,6 +43,7 @@ class Authenticator:
             lambda token_hash: node().credential(token_hash),
             lambda: node().auth_epoch,
             admin_hash=settings.admin_token_hash,
+            backup_hash=settings.backup_token_hash,
             internal_hash=settings.internal_token_hash,
         )
 
@@ -69,7 +71,7 @@ def acting_user() -> str | None:
 def required_role(endpoint: str | None, method: str) -> str:
     if endpoint in ANY_ROLE_ENDPOINTS:
         return "viewer"
-    if endpoint in ADMIN_ENDPOINTS or (endpoint or "").startswith("users."):
+    if endpoint in ADMIN_ENDPOINTS or endpoint in BACKUP_ENDPOINTS or (endpoint or "").startswith("users."):
         return "admin"
     return "viewer" if method in _READS else "editor"
 
@@ -113,7 +115,9 @@ def _authenticate() -> None:
         g.principal = who
         return
     needed = required_role(endpoint, request.method)
-    if c.role_rank(who.role) < c.role_rank(needed):
+    if endpoint in ANY_ROLE_ENDPOINTS or (endpoint in BACKUP_ENDPOINTS and who.role == c.BACKUP_ROLE):
+        pass
+    elif c.role_rank(who.role) < c.role_rank(needed):
         raise ApiError(
             403,
             "forbidden",

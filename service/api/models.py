@@ -218,7 +218,7 @@ class User(_Answer):
     user_id: str
     username: str
     email: str
-    role: str = Field(description="viewer, editor or admin")
+    role: str = Field(description="viewer, editor, admin or backup (takes backups only)")
     created_at: str | None
     created_by_user: str | None
     disabled: bool

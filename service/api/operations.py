@@ -11,6 +11,7 @@ from typing import Any
 from ..state.machine import MAX_TASK_ID
 from . import models as m
 from . import validation as v
+from .backup import CONTENT_TYPE as BACKUP_CONTENT_TYPE
 from .openapi import Answer, Operation
 from .users import TokenCreate, UserCreate
 
@@ -285,6 +286,26 @@ OPERATIONS: list[Operation] = [
         answers=(Answer(200, "revoked", m.Token),),
         errors=(404, *_WRITE_ERRORS),
         parameters=("TokenId", "IdempotencyKey"),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/backup",
+        "takeBackup",
+        "A consistent backup of every table at one applied index, streamed (admin, or the backup role)",
+        "backup",
+        answers=(
+            Answer(
+                200,
+                "the backup file (gzip-compressed JSON lines: header, tables, end record with a SHA-256); "
+                "X-Taskraft-Backup-Index and X-Taskraft-Backup-Term name its index and term",
+                media_type=BACKUP_CONTENT_TYPE,
+                schema={"type": "string", "format": "binary"},
+            ),
+        ),
+        errors=(400, 503),
+        parameters=("Consistency",),
+        description="With consistency=linearizable (the default) the backup holds every write acknowledged "
+        "before the request. `taskraft backup --out FILE` saves it; `taskraft backup verify FILE` checks it.",
     ),
     Operation(
         "GET",

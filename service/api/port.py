@@ -12,6 +12,7 @@ the typed exceptions below.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal, NamedTuple, Protocol, TypedDict
 
 from ..state.machine import OpResult
@@ -62,6 +63,11 @@ class HistoryEntry(TypedDict):
     outcome: str
     applied_at: str
     user: str | None  # who asked for it (None: authentication off, or an entry from before users)
+
+
+class BackupStream(NamedTuple):
+    header: dict  # the backup's header record (state/backup_format.py): its index, term, cluster id
+    chunks: Iterator[bytes]  # the file's bytes; the node records the backup once the last is sent
 
 
 class Readiness(NamedTuple):
@@ -139,4 +145,9 @@ class NodePort(Protocol):
 
     def list_tokens(self, *, username: str | None, consistency: Consistency, deadline: float) -> list[dict]:
         """Tokens (never their hashes), of one user or all."""
+        ...
+
+    def backup(self, *, consistency: Consistency, deadline: float) -> BackupStream:
+        """A consistent backup of every replicated table at one applied index; linearizable: after a
+        read barrier, so it holds every write acknowledged before it was asked for."""
         ...

@@ -36,8 +36,8 @@ _ERRORS_OF = {
 
 
 def _check_role(value: str | None) -> str | None:
-    if value is not None and value not in c.ROLES:
-        raise ValueError(f"role must be one of {', '.join(c.ROLES)}")
+    if value is not None and value not in c.USER_ROLES:
+        raise ValueError(f"role must be one of {', '.join(c.USER_ROLES)}")
     return value
 
 

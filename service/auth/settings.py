@@ -2,11 +2,12 @@
 
     TASKRAFT_AUTH               on (default) | off: off serves the API to anyone, as before tokens
     TASKRAFT_ADMIN_TOKEN        the bootstrap admin token, or TASKRAFT_ADMIN_TOKEN_FILE: a file holding it
+    TASKRAFT_BACKUP_TOKEN       a bootstrap token that may only take backups (the chart's backup CronJob), or _FILE
     TASKRAFT_METRICS_AUTH       open (default) | token: /metrics then needs a token (any role)
     TASKRAFT_AUTH_FAILURES      failed authentications a client address may make per minute (30)
     TASKRAFT_RAFT_SECRET(_FILE) the cluster's Raft secret, from which the internal credential derives
 
-Only hashes are kept: the admin token is hashed as it is read and the token itself is dropped.
+Only hashes are kept: the bootstrap tokens are hashed as it is read and the token itself is dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class AuthConfigError(ValueError):
 class AuthSettings:
     enabled: bool = False
     admin_token_hash: str | None = None
+    backup_token_hash: str | None = None
     internal_token_hash: str | None = None
     metrics_need_token: bool = False
     failures_per_minute: float = 30.0
@@ -54,6 +56,9 @@ class AuthSettings:
         admin = _read(get("ADMIN_TOKEN"), get("ADMIN_TOKEN_FILE"), "admin token")
         if admin is not None and len(admin) < MIN_ADMIN_TOKEN:
             raise AuthConfigError(f"the admin token must be at least {MIN_ADMIN_TOKEN} characters")
+        backup = _read(get("BACKUP_TOKEN"), get("BACKUP_TOKEN_FILE"), "backup token")
+        if backup is not None and len(backup) < MIN_ADMIN_TOKEN:
+            raise AuthConfigError(f"the backup token must be at least {MIN_ADMIN_TOKEN} characters")
         internal = internal_token(_read(get("RAFT_SECRET"), get("RAFT_SECRET_FILE"), "Raft secret"))
         try:
             failures = float(get("AUTH_FAILURES") or "30")
@@ -64,6 +69,7 @@ class AuthSettings:
         return cls(
             enabled=mode == "on",
             admin_token_hash=hash_token(admin) if admin else None,
+            backup_token_hash=hash_token(backup) if backup else None,
             internal_token_hash=hash_token(internal) if internal else None,
             metrics_need_token=metrics == "token",
             failures_per_minute=failures,

@@ -24,12 +24,13 @@ from .tokens import hash_token, same_hash
 
 INTERNAL_ROLE = "internal"  # the nodes' own credential: accepted on the node-to-node routes only
 BOOTSTRAP_TOKEN_ID = "bootstrap"
+BOOTSTRAP_BACKUP_TOKEN_ID = "bootstrap-backup"
 
 
 @dataclass(frozen=True)
 class Principal:
     username: str
-    role: str  # viewer | editor | admin | internal
+    role: str  # viewer | editor | admin | backup | internal
     token_id: str
     user_id: str | None = None
 
@@ -49,6 +50,7 @@ class Verifier:
         epoch: Callable[[], int],
         *,
         admin_hash: str | None = None,
+        backup_hash: str | None = None,
         internal_hash: str | None = None,
         ttl: float = 5.0,
         max_entries: int = 10_000,
@@ -57,6 +59,7 @@ class Verifier:
         self._lookup = lookup
         self._epoch = epoch
         self._admin_hash = admin_hash
+        self._backup_hash = backup_hash
         self._internal_hash = internal_hash
         self._ttl = ttl
         self._max = max_entries
@@ -70,6 +73,8 @@ class Verifier:
         token_hash = hash_token(token)
         if self._admin_hash is not None and same_hash(token_hash, self._admin_hash):
             return self._used(Principal(c.BOOTSTRAP_USER, "admin", BOOTSTRAP_TOKEN_ID))
+        if self._backup_hash is not None and same_hash(token_hash, self._backup_hash):
+            return self._used(Principal("backup", c.BACKUP_ROLE, BOOTSTRAP_BACKUP_TOKEN_ID))
         if self._internal_hash is not None and same_hash(token_hash, self._internal_hash):
             return Principal("node", INTERNAL_ROLE, "internal")
         row = self._credential(token_hash)

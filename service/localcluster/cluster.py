@@ -32,6 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
 from ..consensus.cluster_record import FILE_KEY, locked_json
 from . import certs, local_secrets
 from .mysqld import MySQLServer, find_server_binary
+from .restore_dir import restore_file
 
 RAFT_OFFSET = 100
 DB_OFFSET = 200
@@ -226,6 +227,9 @@ class LocalCluster:
                 "TASKRAFT_ADMIN_TOKEN_FILE": str(self.admin_token_path),
             }
         )
+        source = restore_file(self.data_dir)
+        if source is not None:  # prepared by `taskraft restore`: a brand-new node starts from it (restore.py)
+            env["TASKRAFT_RESTORE_FROM"] = str(source)
         env.pop("TASKRAFT_ADMIN_TOKEN", None)  # the file is the cluster's token, whatever this shell holds
         if self.tls:
             env.update(certs.node_env(self.data_dir, node.node_id, [node.host, node.raft_host]))

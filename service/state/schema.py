@@ -121,6 +121,16 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Tables in dependency order (parents first): used for snapshots and checksums.
 REPLICATED_TABLES = ("nodes", "tasks", "raft_log", "raft_meta", "members", "users", "api_tokens")
+# Each one's primary key: dumps and backups read rows in this order.
+PRIMARY_KEYS = {
+    "nodes": "node_id",
+    "tasks": "task_id",
+    "raft_log": "log_index, op_seq",
+    "raft_meta": "id",
+    "members": "raft_address",
+    "users": "user_id",
+    "api_tokens": "token_id",
+}
 
 
 def migrate(conn) -> int:

@@ -35,21 +35,12 @@ from pymysql.connections import Connection
 from ..durable import replacing
 from .db import in_transaction
 from .machine import read_meta
-from .schema import REPLICATED_TABLES
+from .schema import PRIMARY_KEYS, REPLICATED_TABLES
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 CHUNK = 500
-_PRIMARY_KEYS = {
-    "nodes": "node_id",
-    "tasks": "task_id",
-    "raft_log": "log_index, op_seq",
-    "raft_meta": "id",
-    "members": "raft_address",
-    "users": "user_id",
-    "api_tokens": "token_id",
-}
 
 
 class SnapshotError(RuntimeError):
@@ -64,7 +55,7 @@ def write_dump(conn, path: str, raft_tuple, state_index: int) -> None:
         # table (raft_log grows with every write) in memory at every snapshot.
         with conn.cursor(pymysql.cursors.SSCursor) as cur:
             for table in REPLICATED_TABLES:
-                cur.execute(f"SELECT * FROM {table} ORDER BY {_PRIMARY_KEYS[table]}")
+                cur.execute(f"SELECT * FROM {table} ORDER BY {PRIMARY_KEYS[table]}")
                 columns = [d[0] for d in cur.description]
                 pickle.dump(("table", table, columns), out, protocol=4)
                 while True:

@@ -55,8 +55,8 @@ def _user_add(cur, args: dict, ts_ms: int, acting_user: str | None):
     email = email or ""
     if len(email) > c.EMAIL_MAX:
         return c.REJECTED, f"email must be at most {c.EMAIL_MAX} characters", None
-    if role not in c.ROLES:
-        return c.REJECTED, f"role must be one of {', '.join(c.ROLES)}", None
+    if role not in c.USER_ROLES:
+        return c.REJECTED, f"role must be one of {', '.join(c.USER_ROLES)}", None
     cur.execute("SELECT user_id, username FROM users WHERE user_id = %s OR username = %s", (user_id, username))
     if cur.fetchall():
         return c.CONFLICT, f"a user named {username!r} (or with id {user_id}) exists", None
@@ -99,7 +99,7 @@ def _token_create(cur, args: dict, ts_ms: int):
         return c.REJECTED, f"the user {username} is disabled", None
     if role is None:
         role = owner[1]
-    if c.role_rank(role) < 0 or c.role_rank(role) > c.role_rank(owner[1]):
+    if not c.token_role_allowed(role, owner[1]):
         return c.REJECTED, f"a token's role is at most its owner's ({owner[1]})", None
     cur.execute("SELECT 1 FROM api_tokens WHERE token_id = %s OR token_hash = %s", (token_id, token_hash))
     if cur.fetchall():

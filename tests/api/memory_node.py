@@ -13,6 +13,7 @@ import threading
 
 from taskraft import commands as c
 from taskraft.api.port import (
+    BackupStream,
     Consistency,
     DatabaseUnavailable,
     HistoryEntry,
@@ -47,10 +48,10 @@ class MemoryNode:
         self.configuration = Configuration(frozenset([raft_address]))
         self.reachable: set[str] | None = None  # voters this node hears from (None: every voter)
         self.change_pending = False  # a membership change not yet committed: the next one is refused
-        self.overview = ClusterOverview(self.cluster_view)
+        self.overview = ClusterOverview(self.cluster_view)  # the peers have no API URL here: listed unreachable
         self.credentials: dict[str, dict] = {}  # token hash -> credential row
         self.credential_lookups = 0
-        self.epoch = 0  # auth_epoch: bump it after changing credentials, as the applier does  # the peers have no API URL here: listed unreachable
+        self.epoch = 0  # auth_epoch: bump it after changing credentials, as the applier does
 
     @property
     def node_id(self) -> str:
@@ -283,6 +284,9 @@ class MemoryNode:
         self._reading(consistency)
         return []
 
+    def backup(self, *, consistency: Consistency, deadline: float) -> BackupStream:
+        return memory_backup(self, consistency)
+
     def list_tokens(self, *, username: str | None, consistency: Consistency, deadline: float) -> list[dict]:
         self._reading(consistency)
         return []
@@ -293,3 +297,33 @@ def _task_id(args: dict) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_TASK_ID:
         return value
     return None
+
+
+def memory_backup(node: MemoryNode, consistency: Consistency) -> BackupStream:
+    """The memory node's tasks as a backup file (the format of state/backup_format.py), with a raft_meta row."""
+    import datetime as dt
+
+    from taskraft.state import backup_format as fmt
+
+    node._reading(consistency)
+    head = fmt.header(
+        schema_version=fmt.SCHEMA_VERSION,
+        cluster_id="memory-cluster",
+        applied_index=node.log_index,
+        applied_term=node.term,
+        node_id=node.node_id,
+        consistency=consistency,
+        created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    columns = ["task_id", "title", "task_status", "version"]
+    rows = [[t["id"], t["title"], t["status"], t["version"]] for t in node.tasks.values()]
+
+    def chunks():
+        enc = fmt.Encoder()
+        yield enc.start(head)
+        yield enc.table("tasks", columns) + enc.rows_chunk(rows)
+        yield enc.table("raft_meta", ["id", "applied_index", "applied_term"])
+        yield enc.rows_chunk([[1, node.log_index, node.term]])
+        yield enc.finish()
+
+    return BackupStream(head, chunks())
