@@ -10,7 +10,7 @@
 
 `sha256` is over every line before the end record (uncompressed), and the seal over the file
 itself, so a flipped bit, a line cut out or a missing end is found by reading the file once
-(`verify`), before anything is restored. `gzip -dc FILE` shows the lines (and ignores the seal).
+(`verify`), before anything is restored. `gzip -dc FILE` shows the lines (and warns of the seal as trailing garbage).
 JSON rather than pickle: a backup is a file users keep, copy and restore, and loading it must
 not be able to run code. Datetimes are written as MySQL's own 'YYYY-MM-DD HH:MM:SS.ffffff'.
 

@@ -181,7 +181,7 @@ def test_the_stored_state_does_not_depend_on_how_barriers_were_batched(make_db):
         together.start()
         for index, command in log:
             one_by_one.enqueue_entry(index, 1, command)
-            wait_until(lambda: one_by_one.applied_index == index, 10)
+            wait_until(lambda index=index: one_by_one.applied_index == index, 10)
         wait_until(lambda: together.applied_index == 5, 10)
         sums = []
         for settings in databases:

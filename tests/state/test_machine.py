@@ -13,8 +13,16 @@ from taskraft.state.schema import SCHEMA_VERSION, migrate
 
 
 def op(kind, *, rid=None, ts=1_700_000_000_000, origin="node-a", task_id=None, if_match=None, **args):
-    return c.make_op(kind, origin=origin, origin_addr=f"{origin}:7000", args=args, task_id=task_id,
-                     if_match=if_match, request_id=rid, ts_ms=ts)
+    return c.make_op(
+        kind,
+        origin=origin,
+        origin_addr=f"{origin}:7000",
+        args=args,
+        task_id=task_id,
+        if_match=if_match,
+        request_id=rid,
+        ts_ms=ts,
+    )
 
 
 def entry(index, *ops, term=1):
@@ -117,14 +125,20 @@ def mixed_log():
     return [
         entry(
             2,
-            op(c.OP_CREATE, rid="m1", title="  padded  ", description="d\u00e9j\u00e0 \U0001f600", ts=1_700_000_000_001),
+            op(
+                c.OP_CREATE, rid="m1", title="  padded  ", description="d\u00e9j\u00e0 \U0001f600", ts=1_700_000_000_001
+            ),
             op(c.OP_UPDATE, rid="m2", task_id=1, if_match=1, status="in_progress", ts=1_700_000_000_002),
             op(c.OP_CREATE, rid="m3", title="second", ts=1_700_000_000_003),
             op(c.OP_CREATE, rid="m1", title="other", origin="node-z", ts=1_600_000_000_000),  # key reused
             op(c.OP_UPDATE, rid="m4", task_id=2, title=" renamed ", ts=1_700_000_000_004),
             op(c.OP_CREATE, rid="m5", title="third", origin="node-b", ts=1_700_000_000_005),
         ),
-        entry(3, op(c.OP_DELETE, rid="m6", task_id=1, if_match=2), op(c.OP_UPDATE, rid="m7", task_id=3, if_match=1, status="done")),
+        entry(
+            3,
+            op(c.OP_DELETE, rid="m6", task_id=1, if_match=2),
+            op(c.OP_UPDATE, rid="m7", task_id=3, if_match=1, status="done"),
+        ),
         entry(4, op(c.OP_UPDATE, rid="m8", task_id=1, title="gone"), op(c.OP_CREATE, rid="m9", title="fourth", ts=5)),
     ]
 
@@ -152,11 +166,20 @@ def test_results_match_the_stored_rows_in_any_batch_shape(make_db):
     outcomes = {rid: r.outcome for rid, r in results_together.items()}
     assert outcomes == {
         "m1": c.KEY_REUSED,  # the later op with the same key and another request
-        "m2": c.UPDATED, "m3": c.CREATED, "m4": c.UPDATED, "m5": c.CREATED,
-        "m6": c.DELETED, "m7": c.UPDATED, "m8": c.NOT_FOUND, "m9": c.CREATED,
+        "m2": c.UPDATED,
+        "m3": c.CREATED,
+        "m4": c.UPDATED,
+        "m5": c.CREATED,
+        "m6": c.DELETED,
+        "m7": c.UPDATED,
+        "m8": c.NOT_FOUND,
+        "m9": c.CREATED,
     }
     assert results_together["m4"].task["title"] == "renamed" and results_together["m4"].task["version"] == 2
-    assert results_together["m9"].task["id"] == 4 and results_together["m9"].task["created_at"] == "1970-01-01T00:00:00.005Z"
+    assert (
+        results_together["m9"].task["id"] == 4
+        and results_together["m9"].task["created_at"] == "1970-01-01T00:00:00.005Z"
+    )
     with together.cursor() as cur:
         cur.execute("SELECT node_id, first_seen FROM nodes ORDER BY node_id")
         nodes = {n: str(t) for n, t in cur.fetchall()}
@@ -186,8 +209,11 @@ def test_a_batch_larger_than_one_script_is_sent_in_parts(make_db, monkeypatch):
 def test_values_that_look_like_sql_are_stored_as_given_in_a_script(make_db):
     conn = connect(make_db(), scripts=True)
     title = "100% done'); DROP TABLE tasks; -- %s %(x)s \\ ;"
-    _, results = apply(conn, entry(2, op(c.OP_CREATE, rid="a", title=title, description="a;b\n'c'")),
-                       entry(3, op(c.OP_UPDATE, rid="b", task_id=1, description="%%; DELETE FROM nodes")))
+    _, results = apply(
+        conn,
+        entry(2, op(c.OP_CREATE, rid="a", title=title, description="a;b\n'c'")),
+        entry(3, op(c.OP_UPDATE, rid="b", task_id=1, description="%%; DELETE FROM nodes")),
+    )
     stored = queries.get_task(conn, 1)
     assert stored["title"] == title and stored["description"] == "%%; DELETE FROM nodes"
     assert results["b"].task == stored
@@ -201,8 +227,10 @@ def test_a_failing_statement_in_a_script_raises_and_rolls_back(make_db):
     conn = connect(make_db(), scripts=True)
     apply(conn, entry(2, op(c.OP_CREATE, rid="a", title="one")))
     with conn.cursor() as cur:  # a row the next create's id collides with: its INSERT fails
-        cur.execute("INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at,"
-                    " updated_at, version) VALUES (2, 'intruder', '', 'todo', 'node-a', NOW(3), NOW(3), 1)")
+        cur.execute(
+            "INSERT INTO tasks (task_id, title, description, task_status, created_by, created_at,"
+            " updated_at, version) VALUES (2, 'intruder', '', 'todo', 'node-a', NOW(3), NOW(3), 1)"
+        )
     conn.commit()
     with pytest.raises(pymysql.err.IntegrityError):
         apply_entries(conn, [entry(3, op(c.OP_CREATE, rid="b", title="two", origin="node-new"))])

@@ -7,9 +7,7 @@ from taskraft.state.db import read_pool
 
 def _counters(root) -> dict[str, int]:
     with root.cursor() as cur:
-        cur.execute(
-            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_admin_commands', 'Com_rollback', 'Com_select')"
-        )
+        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_admin_commands', 'Com_rollback', 'Com_select')")
         return {name: int(value) for name, value in cur.fetchall()}
 
 

@@ -10,8 +10,10 @@ from taskraft.state.machine import LogEntry, apply_entries
 
 
 def _fill(conn, n):
-    ops = [c.make_op(c.OP_CREATE, origin="n1", origin_addr="n1:1", args={"title": f"t{i}"}, ts_ms=1_700_000_000_000 + i)
-           for i in range(n)]
+    ops = [
+        c.make_op(c.OP_CREATE, origin="n1", origin_addr="n1:1", args={"title": f"t{i}"}, ts_ms=1_700_000_000_000 + i)
+        for i in range(n)
+    ]
     entries = [LogEntry(i + 2, 1, c.make_entry([o])) for i, o in enumerate(ops)]
     apply_entries(conn, entries)
     conn.commit()
@@ -41,7 +43,9 @@ def test_dump_streams_the_tables_instead_of_holding_them_in_memory(make_db, tmp_
     src = pymysql.connect(**make_db().connect_kwargs())
     _fill(src, 20_000)  # raft_log alone: 20,000 rows of several hundred bytes each
     with src.cursor() as cur:
-        cur.execute("SELECT SUM(LENGTH(payload) + LENGTH(result) + LENGTH(request_id) + LENGTH(fingerprint)) FROM raft_log")
+        cur.execute(
+            "SELECT SUM(LENGTH(payload) + LENGTH(result) + LENGTH(request_id) + LENGTH(fingerprint)) FROM raft_log"
+        )
         table_bytes = int(cur.fetchone()[0])
         cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
     tracemalloc.start()

@@ -194,3 +194,42 @@ def test_a_replayed_op_is_applied_once(db):
     )
     assert again["u1"] == first["u1"].__class__(**{**first["u1"].__dict__, "log_index": 2})
     assert len(users.list_users(db)) == 1
+
+
+def test_the_backup_role_is_a_users_role_and_only_admins_and_backup_users_get_backup_tokens(db):
+    def token(rid, username, role):
+        return op(
+            c.OP_TOKEN_CREATE,
+            rid,
+            token_id=rid,
+            token_hash=hash_token(rid * 20),
+            name=rid,
+            username=username,
+            role=role,
+            expires_at=None,
+        )
+
+    _, results = apply_entries(
+        db,
+        [
+            entry(
+                2,
+                op(c.OP_USER_ADD, "ub", user_id="u-b", username="cron", role="backup"),
+                op(c.OP_USER_ADD, "ua", user_id="u-a", username="root", role="admin"),
+                op(c.OP_USER_ADD, "ue", user_id="u-e", username="ed", role="editor"),
+            ),
+            entry(
+                3,
+                token("tb", "cron", None),
+                token("ta", "root", "backup"),
+                token("te", "ed", "backup"),
+                token("tv", "cron", "viewer"),
+            ),
+        ],
+    )
+    db.commit()
+    outcome = {rid: result.outcome for rid, result in results.items()}
+    assert [outcome[r] for r in ("ub", "ua", "ue", "tb", "ta")] == [c.CREATED] * 5
+    assert outcome["te"] == c.REJECTED  # an editor may not make a backup token
+    assert outcome["tv"] == c.REJECTED  # a backup user may not make a viewer token: it reads no task
+    assert {t["token_id"]: t["role"] for t in users.list_tokens(db, None)} == {"tb": "backup", "ta": "backup"}
