@@ -28,7 +28,6 @@ Clients:
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import base64
 import json
@@ -183,8 +182,15 @@ class AiohttpConnection:
         self.session = None
 
 
-TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HttpError, ValueError,
-                    IndexError, asyncio.TimeoutError)
+TRANSPORT_ERRORS = (
+    OSError,
+    asyncio.IncompleteReadError,
+    asyncio.LimitOverrunError,
+    HttpError,
+    ValueError,
+    IndexError,
+    asyncio.TimeoutError,
+)
 
 
 # -- the generator -------------------------------------------------------------------------------------
@@ -390,11 +396,19 @@ def emit(obj: dict) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--urls", required=True, help="comma-separated base URLs; client c starts on urls[c %% len]")
-    p.add_argument("--kind", choices=("taskraft", "galera", "etcd"), default="taskraft",
-                   help="taskraft and galera speak the task API; etcd its HTTP/JSON gateway")
+    p.add_argument(
+        "--kind",
+        choices=("taskraft", "galera", "etcd"),
+        default="taskraft",
+        help="taskraft and galera speak the task API; etcd its HTTP/JSON gateway",
+    )
     p.add_argument("--op", choices=("write", "read"), default="write")
-    p.add_argument("--consistency", choices=("linearizable", "local"), default="linearizable",
-                   help="reads: linearizable (default) or local (etcd: serializable)")
+    p.add_argument(
+        "--consistency",
+        choices=("linearizable", "local"),
+        default="linearizable",
+        help="reads: linearizable (default) or local (etcd: serializable)",
+    )
     p.add_argument("--read-ids", default="1-1", help="reads pick task ids uniformly from LO-HI")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--rate", type=float, default=0.0, help="open loop: target requests per second")
@@ -405,8 +419,12 @@ def parse_args(argv=None):
     p.add_argument("--retry-delay", type=float, default=0.01, help="pause after a failed request, seconds")
     p.add_argument("--client", choices=("raw", "aiohttp"), default="raw")
     p.add_argument("--control", action="store_true", help="read mark/stop commands on stdin")
-    p.add_argument("--probe-interval", type=float, default=0.0,
-                   help="also send one fresh write every this many seconds on a new connection (failover windows)")
+    p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=0.0,
+        help="also send one fresh write every this many seconds on a new connection (failover windows)",
+    )
     return p.parse_args(argv)
 
 

@@ -29,10 +29,19 @@ REPO = Path(__file__).resolve().parents[2]
 TITLE = re.compile(r"^bench (\d+)-(\d+)$")
 CPU_GROUPS = {"nodes", "databases", "loadgen"}
 # bench/README.md: "every row shows the CPU seconds ... by three groups: nodes, databases and loadgen"
-MARKDOWN_HEADER = ["figure", "system", "clients", "value", "p50 ms", "p99 ms", "errors", "ratio",
-                   "CPU s: nodes / db / loadgen", "run"]
-TABLE_HEADER = ["figure", "system", "cl", "value", "unit", "p50 ms", "p99 ms", "err", "ratio",
-                "CPU s nodes/db/loadgen"]
+MARKDOWN_HEADER = [
+    "figure",
+    "system",
+    "clients",
+    "value",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "ratio",
+    "CPU s: nodes / db / loadgen",
+    "run",
+]
+TABLE_HEADER = ["figure", "system", "cl", "value", "unit", "p50 ms", "p99 ms", "err", "ratio", "CPU s nodes/db/loadgen"]
 
 pytestmark = pytest.mark.cluster
 
@@ -46,8 +55,9 @@ class RunningTaskraft(Taskraft):
 
 
 def _loadgen(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.loadgen", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -80,8 +90,9 @@ def assert_writes_landed(cluster, before: set[int], acknowledged: int, runs: int
             per_client[int(m[1])][int(m[2])] += 1
         for client, counts in per_client.items():
             times = [counts[n] for n in range(1, max(counts) + 1)]
-            assert times[0] <= runs and all(a >= b >= 1 for a, b in zip(times, times[1:] + [1])), (
-                f"{url}, client {client}: request number -> times written {dict(sorted(counts.items()))}")
+            assert times[0] <= runs and all(a >= b >= 1 for a, b in zip(times, times[1:] + [1], strict=True)), (
+                f"{url}, client {client}: request number -> times written {dict(sorted(counts.items()))}"
+            )
 
 
 def assert_latencies(report: dict) -> None:
@@ -95,11 +106,15 @@ def test_acknowledged_writes_are_in_the_cluster_and_cpu_comes_from_its_processes
     leader = system.leader()
     before = set(all_tasks(cluster.urls[leader]))
 
-    report, cpu = suite.run_loadgen(system, [cluster.urls[leader]], op="write", clients=4, duration=2,
-                                    warmup=0.2)
+    report, cpu = suite.run_loadgen(system, [cluster.urls[leader]], op="write", clients=4, duration=2, warmup=0.2)
 
     assert (report["event"], report["kind"], report["op"], report["mode"], report["clients"]) == (
-        "report", "taskraft", "write", "closed", 4)
+        "report",
+        "taskraft",
+        "write",
+        "closed",
+        4,
+    )
     assert (report["errors"], report["error_kinds"], report["unexpected_status"]) == (0, {}, {}), report
     acknowledged = report["ops_total"]
     assert 0 < report["ops"] <= acknowledged  # the warm-up's writes are acknowledged but not measured
@@ -131,14 +146,16 @@ def test_acknowledged_writes_are_in_the_cluster_and_cpu_comes_from_its_processes
 def test_write_rows_targets_and_tables(cluster, tmp_path):
     system = RunningTaskraft(cluster)
     before = set(all_tasks(cluster.urls[system.leader()]))
-    bench = suite.Bench(suite.parse_args(["--quick", "--only", "taskraft", "--scenarios", "writes",
-                                          "--seconds", "1", "--no-progress"]))
+    bench = suite.Bench(
+        suite.parse_args(["--quick", "--only", "taskraft", "--scenarios", "writes", "--seconds", "1", "--no-progress"])
+    )
     bench.written = 0
     bench.writes(system)
 
     rows = bench.rows
     assert [(r["figure"], r["system"], r["clients"]) for r in rows] == [
-        ("writes", "taskraft", c) for c in suite.WRITE_CLIENTS]
+        ("writes", "taskraft", c) for c in suite.WRITE_CLIENTS
+    ]
     for r in rows:
         assert r["unit"] == "ops/s" and r["value"] > 0, r
         assert 0 < r["p50_ms"] <= r["p99_ms"], r
@@ -158,12 +175,21 @@ def test_write_rows_targets_and_tables(cluster, tmp_path):
 
     machine = suite.machine()
     machine["loadavg_end"] = machine["loadavg_start"]
-    result = {"started": "2000-01-01 00:00:00", "wall_s": 1.0, "mode": "quick", "params": bench.p,
-              "machine": machine, "systems": {}, "rows": rows, "targets": suite.targets(rows), "profiles": []}
+    result = {
+        "started": "2000-01-01 00:00:00",
+        "wall_s": 1.0,
+        "mode": "quick",
+        "params": bench.p,
+        "machine": machine,
+        "systems": {},
+        "rows": rows,
+        "targets": suite.targets(rows),
+        "profiles": [],
+    }
 
     lines = suite.table(result).splitlines()
     assert re.split(r"\s{2,}", lines[0].strip()) == TABLE_HEADER
-    for r, line in zip(rows, lines[2:5]):
+    for r, line in zip(rows, lines[2:5], strict=True):
         cells = re.split(r"\s{2,}", line.strip())
         assert cells[:3] == ["writes", "taskraft", str(r["clients"])], line
         assert cells[-1] == "/".join(f"{r['cpu_s'][k]:.1f}" for k in ("nodes", "databases", "loadgen")), line
@@ -172,7 +198,7 @@ def test_write_rows_targets_and_tables(cluster, tmp_path):
     path.write_text(json.dumps(result))
     markdown = bench_report.markdown(bench_report.merge([str(path)])).splitlines()
     assert [c.strip() for c in markdown[0].strip("|").split("|")] == MARKDOWN_HEADER
-    for r, line in zip(rows, markdown[2:5]):
+    for r, line in zip(rows, markdown[2:5], strict=True):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[:3] == ["writes", "taskraft", str(r["clients"])], line
         assert cells[4:7] == [f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", "0"], line
@@ -185,8 +211,24 @@ def test_open_loop_reads_keep_the_rate_and_count_errors(cluster):
     span = f"{ids[0]}-{ids[-1]}"
     rate, seconds, clients = 50, 1.0, 4
     # linearizable: a local read on a follower could come before it applied the new tasks
-    report = _loadgen("--kind", "taskraft", "--urls", ",".join(cluster.urls), "--op", "read", "--read-ids", span,
-                      "--rate", str(rate), "--clients", str(clients), "--duration", str(seconds), "--warmup", "0")
+    report = _loadgen(
+        "--kind",
+        "taskraft",
+        "--urls",
+        ",".join(cluster.urls),
+        "--op",
+        "read",
+        "--read-ids",
+        span,
+        "--rate",
+        str(rate),
+        "--clients",
+        str(clients),
+        "--duration",
+        str(seconds),
+        "--warmup",
+        "0",
+    )
     assert (report["mode"], report["target_rate"], report["consistency"]) == ("open", rate, "linearizable")
     assert report["errors"] == 0 and report["unexpected_status"] == {}, report
     assert report["ops_total"] > 0
@@ -196,14 +238,42 @@ def test_open_loop_reads_keep_the_rate_and_count_errors(cluster):
 
     # the same reads of ids that do not exist: every answer is an error, counted by status
     missing = f"{ids[-1] + 100_000}-{ids[-1] + 100_010}"
-    report = _loadgen("--kind", "taskraft", "--urls", cluster.urls[1], "--op", "read", "--read-ids", missing,
-                      "--rate", str(rate), "--clients", str(clients), "--duration", "0.5", "--warmup", "0")
+    report = _loadgen(
+        "--kind",
+        "taskraft",
+        "--urls",
+        cluster.urls[1],
+        "--op",
+        "read",
+        "--read-ids",
+        missing,
+        "--rate",
+        str(rate),
+        "--clients",
+        str(clients),
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    )
     assert report["ops_total"] == 0 and report["p50_ms"] is None, report
     assert report["errors"] > 0 and report["error_kinds"] == {"http_404": report["errors"]}, report
     assert report["unexpected_status"] == {"404": report["errors"]}, report
 
     # and a node that is not there: connection errors, nothing acknowledged
-    report = _loadgen("--kind", "taskraft", "--urls", f"http://127.0.0.1:{free_port()}", "--op", "write",
-                      "--clients", "2", "--duration", "0.5", "--warmup", "0")
+    report = _loadgen(
+        "--kind",
+        "taskraft",
+        "--urls",
+        f"http://127.0.0.1:{free_port()}",
+        "--op",
+        "write",
+        "--clients",
+        "2",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    )
     assert report["ops_total"] == 0 and report["errors"] > 0, report
     assert set(report["error_kinds"]) == {"connection"}, report
