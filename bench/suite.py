@@ -29,7 +29,7 @@ from .procstat import CpuMeter, rss_bytes
 from .systems import SYSTEMS, Taskraft
 
 REPO = Path(__file__).resolve().parent.parent
-ALL_SCENARIOS = ("writes", "reads", "soak", "catchup", "failover", "graceful")
+ALL_SCENARIOS = ("writes", "reads", "soak", "catchup", "backup", "failover", "graceful")
 
 QUICK = {
     "seconds": 2.0,
@@ -38,6 +38,7 @@ QUICK = {
     "read_clients": (16,),
     "rounds": 2,
     "catchup_tasks": 5_000,
+    "backup_tasks": 5_000,
     "soak": 30.0,
     "failover_clients": 16,
 }
@@ -48,6 +49,7 @@ FULL = {
     "read_clients": (16, 64),
     "rounds": 10,
     "catchup_tasks": 100_000,
+    "backup_tasks": 100_000,
     "soak": 600.0,
     "failover_clients": 16,
 }
@@ -156,6 +158,11 @@ class ControlledLoad:
         self.proc.stdin.write(f"mark {t!r}\n")
         self.proc.stdin.flush()
 
+    def add_window(self, start: float, end: float) -> None:
+        """Ask for the period [start, end) (time.monotonic values) to be counted apart in the report's windows."""
+        self.proc.stdin.write(f"window {start!r} {end!r}\n")
+        self.proc.stdin.flush()
+
     def window(self, mark: float, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -228,6 +235,8 @@ class Bench:
             self.p = {**self.p, "rounds": args.rounds}
         if args.catchup_tasks:
             self.p = {**self.p, "catchup_tasks": args.catchup_tasks}
+        if args.backup_tasks:
+            self.p = {**self.p, "backup_tasks": args.backup_tasks}
         if args.soak:
             self.p = {**self.p, "soak": args.soak}
         self.only = [s for s in (args.only or ",".join(SYSTEMS)).split(",") if s]
@@ -245,6 +254,7 @@ class Bench:
             if name == "taskraft":
                 n += 2 * len(self.p["read_clients"]) if "reads" in self.scenarios else 0
                 n += sum(1 for s in ("soak", "catchup") if s in self.scenarios)
+                n += 6 if "backup" in self.scenarios else 0  # fill, idle backup, 3 write periods, restore
                 n += self.p["rounds"] * sum(1 for s in ("failover", "graceful") if s in self.scenarios)
             elif name == "etcd":
                 n += self.p["rounds"] * (("failover" in self.scenarios) + ("graceful" in self.scenarios))
@@ -417,16 +427,19 @@ class Bench:
         )
         self.progress.step(f"{system.name}: memory soak done")
 
-    def catchup(self, system: Taskraft) -> None:
-        target = self.p["catchup_tasks"]
+    def fill(self, system, target: int, what: str) -> None:
+        """Write tasks (64 clients, to the leader) until this run has written `target`."""
         missing = max(0, target - self.written)
         if missing:
-            self.progress.note(f"{system.name}: writing {missing} tasks for catch-up")
+            self.progress.note(f"{system.name}: writing {missing} tasks for {what}")
             leader = system.leader()
             rep, _ = run_loadgen(
                 system, [system.urls()[leader]], op="write", clients=64, count=missing, duration=0, warmup=0
             )
             self.written += rep["ops_total"]
+
+    def catchup(self, system: Taskraft) -> None:
+        self.fill(system, self.p["catchup_tasks"], "catch-up")
         cluster = system.cluster
         leader = system.leader()
         before = system.view(leader)
@@ -475,6 +488,11 @@ class Bench:
         )
         self.progress.step(f"{system.name}: catch-up done")
 
+    def backup(self, system: Taskraft, workdir: Path) -> None:
+        from . import backup_bench
+
+        backup_bench.run(self, system, workdir)
+
     # -- per system -----------------------------------------------------------------------------------------
 
     def run_system(self, name: str, tmp: Path) -> None:
@@ -502,6 +520,8 @@ class Bench:
                     self.soak(system)
                 if "catchup" in sc:
                     self.catchup(system)
+                if "backup" in sc:
+                    self.backup(system, tmp / "backup")
             if "failover" in sc:
                 self.failover(system, "SIGKILL")
                 if name == "galera" and not self.args.quick:
@@ -653,6 +673,11 @@ def compute_ratios(rows) -> None:
                 r["ratio"] = ", ".join(parts) or None
             else:
                 r["ratio"] = "baseline"
+        elif r["figure"] == "writes during a backup":
+            without = [_find(rows, f"writes, no backup ({w})", r["system"], r["clients"]) for w in ("before", "after")]
+            ops, seconds = sum(w["ops"] for w in without if w), sum(w["seconds"] for w in without if w)
+            if ops and seconds:
+                r["ratio"] = f"{r['value'] / (ops / seconds):.2f}x no backup"
         elif r["figure"].startswith("reads"):
             w = _find(rows, "writes", r["system"], r["clients"])
             if w and w["value"]:
@@ -860,6 +885,7 @@ def parse_args(argv=None):
     p.add_argument("--seconds", type=float, help="override the measured seconds of each throughput run")
     p.add_argument("--rounds", type=int, help="override the failover rounds")
     p.add_argument("--catchup-tasks", type=int, help="override the task count of the catch-up scenario")
+    p.add_argument("--backup-tasks", type=int, help="override the task count of the backup scenario")
     p.add_argument("--soak", type=float, help="override the soak seconds")
     p.add_argument(
         "--env",

@@ -86,6 +86,13 @@ class Taskraft(System):
         self.extra_env = dict(extra_env or {})
         self.cluster = LocalCluster(tmp / "taskraft", nodes=3, port_base=free_port_base(3), extra_env=self.extra_env)
 
+    @classmethod
+    def bound(cls, cluster: LocalCluster, extra_env: dict | None = None) -> Taskraft:
+        """The same system on a LocalCluster made elsewhere (a cluster restored from a backup, a test's)."""
+        system = cls.__new__(cls)
+        system.cluster, system.extra_env = cluster, dict(extra_env or {})
+        return system
+
     def settings(self) -> dict:
         knobs = {k: v for k, v in os.environ.items() if k.startswith("TASKRAFT_")}
         knobs.update(self.extra_env)
