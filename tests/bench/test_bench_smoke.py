@@ -9,7 +9,9 @@ cluster and are counted when there are some, latency percentiles are ordered, th
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -277,3 +279,89 @@ def test_open_loop_reads_keep_the_rate_and_count_errors(cluster):
     )
     assert report["ops_total"] == 0 and report["errors"] > 0, report
     assert set(report["error_kinds"]) == {"connection"}, report
+
+
+BACKUP_FIGURES = [
+    "backup, idle cluster",
+    "backup size",
+    "backup, bytes per task",
+    "backup rate, idle cluster",
+    "writes, no backup (before)",
+    "writes during a backup",
+    "writes, no backup (after)",
+    "backup under writes",
+    "restore: taskraft restore",
+    "restore: a new cluster up from it",
+]
+
+
+def test_backup_scenario_rows(cluster, tmp_path):
+    """The backup scenario with small numbers: every row there, finite and positive; the period of writes during
+    the backups covers them whole; the restored cluster holds the backup's tasks; every write acknowledged by
+    the load generator (the fill and the three periods) is in the cluster."""
+    system = RunningTaskraft(cluster)
+    before = set(all_tasks(cluster.urls[system.leader()]))
+    argv = [
+        "--quick",
+        "--only",
+        "taskraft",
+        "--scenarios",
+        "backup",
+        "--seconds",
+        "1",
+        "--backup-tasks",
+        "300",
+        "--no-progress",
+    ]
+    bench = suite.Bench(suite.parse_args(argv))
+    bench.written = 0
+    workdir = tmp_path / "backup"
+    bench.backup(system, workdir)
+
+    rows = {r["figure"]: r for r in bench.rows}
+    assert list(rows) == BACKUP_FIGURES
+    for r in bench.rows:
+        assert r["system"] == "taskraft" and math.isfinite(r["value"]) and r["value"] > 0, r
+    idle = rows["backup, idle cluster"]
+    assert idle["tasks"] >= len(before) + 300, idle  # every task the cluster held, the fill's among them
+    assert idle["rows_per_table"]["tasks"] == idle["tasks"] and idle["rows_per_table"]["raft_meta"] == 1, idle
+    assert rows["backup size"]["value"] == pytest.approx(idle["size_bytes"] / 1e6)
+    assert rows["backup, bytes per task"]["value"] == pytest.approx(idle["size_bytes"] / idle["tasks"])
+    assert rows["backup rate, idle cluster"]["value"] == pytest.approx(idle["tasks"] / idle["value"])
+    assert idle["client_cpu_s"] > 0 and idle["cpu_s"]["nodes"] > 0, idle
+
+    periods = [rows[f] for f in ("writes, no backup (before)", "writes during a backup", "writes, no backup (after)")]
+    for r in periods:
+        assert r["clients"] == 16 and r["unit"] == "ops/s" and r["errors"] == 0, r
+        assert r["ops"] > 0 and r["value"] == pytest.approx(r["ops"] / r["seconds"], rel=0.01), r
+        assert 0 < r["p50_ms"] <= r["p99_ms"], r
+        assert set(r["cpu_s"]) >= CPU_GROUPS and r["cpu_s"]["nodes"] > 0 and r["cpu_s"]["loadgen"] > 0, r
+    during, under = rows["writes during a backup"], rows["backup under writes"]
+    assert periods[0]["seconds"] == pytest.approx(1.0, abs=0.1) and periods[2]["seconds"] == pytest.approx(1.0, abs=0.1)
+    # the backups ran one after the other for at least the period's 1 s, and the period is exactly their span
+    assert during["seconds"] >= max(1.0, sum(under["walls"])) - 0.01, (during, under)
+    assert during["seconds"] <= sum(under["walls"]) + 0.5 * len(under["walls"]), (during, under)
+    assert under["value"] == pytest.approx(statistics.median(under["walls"]))
+    assert during["cpu_s"]["client"] > 0, during
+
+    suite.compute_ratios(bench.rows)
+    without = (periods[0]["ops"] + periods[2]["ops"]) / (periods[0]["seconds"] + periods[2]["seconds"])
+    assert during["ratio"] == f"{during['value'] / without:.2f}x no backup"
+
+    restored = rows["restore: a new cluster up from it"]
+    assert restored["tasks"] == idle["tasks"], restored
+    assert not list(workdir.iterdir())  # the backup files and the restored cluster's directory are removed
+    assert_writes_landed(cluster, before, bench.written, runs=2)  # the fill, then the load of the three periods
+
+    lines = suite.table(
+        {
+            "machine": {**suite.machine(), "loadavg_end": (0, 0, 0)},
+            "rows": bench.rows,
+            "targets": [],
+            "mode": "quick",
+            "params": bench.p,
+            "wall_s": 1.0,
+            "systems": {},
+        }
+    ).splitlines()
+    assert [re.split(r"\s{2,}", ln.strip())[0] for ln in lines[2 : 2 + len(BACKUP_FIGURES)]] == BACKUP_FIGURES
