@@ -49,7 +49,9 @@ def run(batch: int, batches: int) -> dict:
                         if kind == "create":
                             ops.append(_op(c.OP_CREATE, n, args={"title": f"task {n}"}))
                         else:
-                            ops.append(_op(c.OP_UPDATE, n, task_id=1 + n % (batch * batches), args={"status": "in_progress"}))
+                            ops.append(
+                                _op(c.OP_UPDATE, n, task_id=1 + n % (batch * batches), args={"status": "in_progress"})
+                            )
                     index += 1
                     start = time.perf_counter()
                     apply_entries(conn, [_entry(index, ops)])
@@ -74,7 +76,10 @@ def main() -> None:
     figures = run(args.batch, args.batches)
     print(f"apply cost, {args.batch} ops per entry, {args.batches} entries per kind, one transaction per entry")
     for kind, f in figures.items():
-        print(f"  {kind:7s} {f['ops_per_s']:6d} ops/s   {f['ms_per_batch_p50']:7.2f} ms per entry (p50)   {f['ms_per_op']:.3f} ms per op")
+        print(
+            f"  {kind:7s} {f['ops_per_s']:6d} ops/s   {f['ms_per_batch_p50']:7.2f} ms per entry (p50)   "
+            f"{f['ms_per_op']:.3f} ms per op"
+        )
 
 
 if __name__ == "__main__":

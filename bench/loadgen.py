@@ -14,6 +14,10 @@ Control (--control): the generator reads lines on stdin while it runs:
             {"event": "recovered", "mark": T, "window_s": W} where W is the time from T to the first
             acknowledged request that was *sent* after T (an answer to a request sent before T could be a
             write committed before the kill, so it does not count).
+  "window A B"  A and B are time.monotonic() values: the report's "windows" list then holds, for each window
+            given, the requests acknowledged between A and B (ops, ops/s, latency percentiles) and the errors of
+            requests sent between them; so one run of the generator can be cut into periods afterwards (before,
+            during and after a backup, for example).
   "stop"    finish and print the report.
 With --probe-interval S, a fresh write also starts every S seconds on a new connection (round-robin over the
 URLs) however long the clients' own requests hang, so the window does not depend on the request timeout.
@@ -28,7 +32,6 @@ Clients:
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import base64
 import json
@@ -183,8 +186,15 @@ class AiohttpConnection:
         self.session = None
 
 
-TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HttpError, ValueError,
-                    IndexError, asyncio.TimeoutError)
+TRANSPORT_ERRORS = (
+    OSError,
+    asyncio.IncompleteReadError,
+    asyncio.LimitOverrunError,
+    HttpError,
+    ValueError,
+    IndexError,
+    asyncio.TimeoutError,
+)
 
 
 # -- the generator -------------------------------------------------------------------------------------
@@ -207,12 +217,19 @@ class Generator:
         self.stopping = False
         self.marks: list[float] = []  # pending marks (time.monotonic values)
         self.in_flight = 0
+        # --control: every acknowledged request's send and answer times, and every error's send time, so that
+        # windows given on stdin can be measured at the end
+        self.sent_at, self.done_at, self.error_at = array("d"), array("d"), array("d")
+        self.windows: list[tuple[float, float]] = []
 
     def stop(self) -> None:
         self.stopping = True
 
     def note_success(self, sent: float, done: float) -> None:
         self.ok_total += 1
+        if self.args.control:
+            self.sent_at.append(sent)
+            self.done_at.append(done)
         if self.marks:
             for mark in [m for m in self.marks if sent >= m]:
                 self.marks.remove(mark)
@@ -224,6 +241,8 @@ class Generator:
             self.stop()
 
     def note_error(self, kind: str, sent: float) -> None:
+        if self.args.control:
+            self.error_at.append(sent)
         if sent >= self.measure_from:
             self.errors[kind] = self.errors.get(kind, 0) + 1
 
@@ -321,6 +340,25 @@ class Generator:
             cmd, _, value = line.partition(" ")
             if cmd == "mark":
                 self.marks.append(float(value))
+            elif cmd == "window":
+                start, end = (float(x) for x in value.split())
+                self.windows.append((start, end))
+
+    def window_report(self, start: float, end: float) -> dict:
+        """The requests acknowledged in [start, end), and the errors of requests sent in it."""
+        lat = sorted(d - s for s, d in zip(self.sent_at, self.done_at, strict=True) if start <= d < end)
+        seconds = max(1e-9, end - start)
+        return {
+            "from": start,
+            "to": end,
+            "seconds": round(seconds, 3),
+            "ops": len(lat),
+            "ops_per_s": len(lat) / seconds,
+            "p50_ms": pct(lat, 0.50),
+            "p99_ms": pct(lat, 0.99),
+            "max_ms": lat[-1] * 1000 if lat else None,
+            "errors": sum(1 for t in self.error_at if start <= t < end),
+        }
 
     async def run(self) -> dict:
         a = self.args
@@ -373,6 +411,7 @@ class Generator:
             "unexpected_status": {str(k): v for k, v in self.statuses.items()},
             "cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
             "pending_marks": self.marks,
+            "windows": [self.window_report(start, end) for start, end in self.windows],
         }
 
 
@@ -390,11 +429,19 @@ def emit(obj: dict) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--urls", required=True, help="comma-separated base URLs; client c starts on urls[c %% len]")
-    p.add_argument("--kind", choices=("taskraft", "galera", "etcd"), default="taskraft",
-                   help="taskraft and galera speak the task API; etcd its HTTP/JSON gateway")
+    p.add_argument(
+        "--kind",
+        choices=("taskraft", "galera", "etcd"),
+        default="taskraft",
+        help="taskraft and galera speak the task API; etcd its HTTP/JSON gateway",
+    )
     p.add_argument("--op", choices=("write", "read"), default="write")
-    p.add_argument("--consistency", choices=("linearizable", "local"), default="linearizable",
-                   help="reads: linearizable (default) or local (etcd: serializable)")
+    p.add_argument(
+        "--consistency",
+        choices=("linearizable", "local"),
+        default="linearizable",
+        help="reads: linearizable (default) or local (etcd: serializable)",
+    )
     p.add_argument("--read-ids", default="1-1", help="reads pick task ids uniformly from LO-HI")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--rate", type=float, default=0.0, help="open loop: target requests per second")
@@ -405,8 +452,12 @@ def parse_args(argv=None):
     p.add_argument("--retry-delay", type=float, default=0.01, help="pause after a failed request, seconds")
     p.add_argument("--client", choices=("raw", "aiohttp"), default="raw")
     p.add_argument("--control", action="store_true", help="read mark/stop commands on stdin")
-    p.add_argument("--probe-interval", type=float, default=0.0,
-                   help="also send one fresh write every this many seconds on a new connection (failover windows)")
+    p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=0.0,
+        help="also send one fresh write every this many seconds on a new connection (failover windows)",
+    )
     return p.parse_args(argv)
 
 

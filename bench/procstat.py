@@ -65,7 +65,7 @@ class CpuMeter:
     def _sample(self) -> dict[str, dict[int, float]]:
         return {name: {pid: cpu_seconds(pid) for pid in fn()} for name, fn in self.groups.items()}
 
-    def start(self) -> "CpuMeter":
+    def start(self) -> CpuMeter:
         self.first = self._sample()
         self.last = {k: dict(v) for k, v in self.first.items()}
         return self

@@ -31,17 +31,21 @@ def fmt(v, spec):
 
 
 def markdown(merged: dict) -> str:
-    out = ["| figure | system | clients | value | p50 ms | p99 ms | errors | ratio | CPU s: nodes / db / loadgen | run |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| figure | system | clients | value | p50 ms | p99 ms | errors | ratio | CPU s: nodes / db / loadgen | run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in merged["rows"]:
         v = r["value"]
         vs = "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
         c = r.get("cpu_s") or {}
         cpu = " / ".join(fmt(c.get(k), ".1f") for k in ("nodes", "databases", "loadgen")) if c else "-"
         value = f"{vs} {r['unit']}" if v is not None else (r["note"] or "-")
-        out.append(f"| {r['figure']} | {r['system']} | {fmt(r['clients'], 'd')} | {value} | {fmt(r['p50_ms'], '.1f')} "
-                   f"| {fmt(r['p99_ms'], '.1f')} | {fmt(r['errors'], 'd')} | {r['ratio'] or ''} | {cpu} "
-                   f"| {r['mode']} {r['run'][11:16]} |")
+        out.append(
+            f"| {r['figure']} | {r['system']} | {fmt(r['clients'], 'd')} | {value} | {fmt(r['p50_ms'], '.1f')} "
+            f"| {fmt(r['p99_ms'], '.1f')} | {fmt(r['errors'], 'd')} | {r['ratio'] or ''} | {cpu} "
+            f"| {r['mode']} {r['run'][11:16]} |"
+        )
     out += ["", "| target (issue 5) | measured | met |", "|---|---|---|"]
     for t in merged["targets"]:
         out.append(f"| {t['target']} | {t['measured']} | {({True: 'yes', False: '**no**', None: 'n/a'})[t['met']]} |")
@@ -54,9 +58,12 @@ def markdown(merged: dict) -> str:
     out.append("")
     for res in merged["results"]:
         m = res["machine"]
-        out.append(f"- run {res['started']} ({res['mode']}, {res['wall_s']} s, code {m.get('code', '?')}): load average at start "
-                   f"{', '.join(f'{x:.1f}' for x in m['loadavg_start'])}, at end "
-                   f"{', '.join(f'{x:.1f}' for x in m['loadavg_end'])}; parameters `{json.dumps(res['params'])}`")
+        out.append(
+            f"- run {res['started']} ({res['mode']}, {res['wall_s']} s, code {m.get('code', '?')}): "
+            "load average at start "
+            f"{', '.join(f'{x:.1f}' for x in m['loadavg_start'])}, at end "
+            f"{', '.join(f'{x:.1f}' for x in m['loadavg_end'])}; parameters `{json.dumps(res['params'])}`"
+        )
         for name, s in res["systems"].items():
             out.append(f"  - {name}: `{json.dumps(s)}`")
     return "\n".join(out)

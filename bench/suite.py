@@ -26,15 +26,33 @@ import traceback
 from pathlib import Path
 
 from .procstat import CpuMeter, rss_bytes
-from .systems import SYSTEMS, Etcd, Galera, Taskraft
+from .systems import SYSTEMS, Taskraft
 
 REPO = Path(__file__).resolve().parent.parent
-ALL_SCENARIOS = ("writes", "reads", "soak", "catchup", "failover", "graceful")
+ALL_SCENARIOS = ("writes", "reads", "soak", "catchup", "backup", "failover", "graceful")
 
-QUICK = dict(seconds=2.0, warmup=0.5, read_seconds=2.0, read_clients=(16,), rounds=2, catchup_tasks=5_000,
-             soak=30.0, failover_clients=16)
-FULL = dict(seconds=10.0, warmup=2.0, read_seconds=10.0, read_clients=(16, 64), rounds=10, catchup_tasks=100_000,
-            soak=600.0, failover_clients=16)
+QUICK = {
+    "seconds": 2.0,
+    "warmup": 0.5,
+    "read_seconds": 2.0,
+    "read_clients": (16,),
+    "rounds": 2,
+    "catchup_tasks": 5_000,
+    "backup_tasks": 5_000,
+    "soak": 30.0,
+    "failover_clients": 16,
+}
+FULL = {
+    "seconds": 10.0,
+    "warmup": 2.0,
+    "read_seconds": 10.0,
+    "read_clients": (16, 64),
+    "rounds": 10,
+    "catchup_tasks": 100_000,
+    "backup_tasks": 100_000,
+    "soak": 600.0,
+    "failover_clients": 16,
+}
 WRITE_CLIENTS = (1, 16, 64)
 
 
@@ -92,8 +110,14 @@ def run_loadgen(system, urls, **kw) -> tuple[dict, dict]:
     limit = float(kw.get("duration") or 0) + float(kw.get("warmup") or 0) + 60
     if kw.get("count"):
         limit += 1800
-    proc = subprocess.run(loadgen_cmd(system, urls, **kw), cwd=REPO, capture_output=True, text=True, timeout=limit,
-                          env=loadgen_env(system))
+    proc = subprocess.run(
+        loadgen_cmd(system, urls, **kw),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=limit,
+        env=loadgen_env(system),
+    )
     cpu = meter.stop()
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -108,9 +132,16 @@ class ControlledLoad:
 
     def __init__(self, system, urls, **kw):
         self.meter = CpuMeter(system.cpu_groups()).start()
-        self.proc = subprocess.Popen(loadgen_cmd(system, urls, control=True, duration=0, warmup=0, **kw), cwd=REPO,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, bufsize=1, env=loadgen_env(system))
+        self.proc = subprocess.Popen(
+            loadgen_cmd(system, urls, control=True, duration=0, warmup=0, **kw),
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=loadgen_env(system),
+        )
         self.events: list[dict] = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -125,6 +156,11 @@ class ControlledLoad:
 
     def mark(self, t: float) -> None:
         self.proc.stdin.write(f"mark {t!r}\n")
+        self.proc.stdin.flush()
+
+    def add_window(self, start: float, end: float) -> None:
+        """Ask for the period [start, end) (time.monotonic values) to be counted apart in the report's windows."""
+        self.proc.stdin.write(f"window {start!r} {end!r}\n")
         self.proc.stdin.flush()
 
     def window(self, mark: float, timeout: float) -> float | None:
@@ -157,11 +193,36 @@ class ControlledLoad:
 # -- rows ---------------------------------------------------------------------------------------------------
 
 
-def row(figure, system, *, clients=None, value=None, unit="", p50=None, p99=None, errors=None, cpu=None,
-        settings="", note="", **extra) -> dict:
-    return {"figure": figure, "system": system, "clients": clients, "value": value, "unit": unit, "p50_ms": p50,
-            "p99_ms": p99, "errors": errors, "ratio": None, "cpu_s": cpu or {}, "settings": settings, "note": note,
-            **extra}
+def row(
+    figure,
+    system,
+    *,
+    clients=None,
+    value=None,
+    unit="",
+    p50=None,
+    p99=None,
+    errors=None,
+    cpu=None,
+    settings="",
+    note="",
+    **extra,
+) -> dict:
+    return {
+        "figure": figure,
+        "system": system,
+        "clients": clients,
+        "value": value,
+        "unit": unit,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "errors": errors,
+        "ratio": None,
+        "cpu_s": cpu or {},
+        "settings": settings,
+        "note": note,
+        **extra,
+    }
 
 
 class Bench:
@@ -174,6 +235,8 @@ class Bench:
             self.p = {**self.p, "rounds": args.rounds}
         if args.catchup_tasks:
             self.p = {**self.p, "catchup_tasks": args.catchup_tasks}
+        if args.backup_tasks:
+            self.p = {**self.p, "backup_tasks": args.backup_tasks}
         if args.soak:
             self.p = {**self.p, "soak": args.soak}
         self.only = [s for s in (args.only or ",".join(SYSTEMS)).split(",") if s]
@@ -191,6 +254,7 @@ class Bench:
             if name == "taskraft":
                 n += 2 * len(self.p["read_clients"]) if "reads" in self.scenarios else 0
                 n += sum(1 for s in ("soak", "catchup") if s in self.scenarios)
+                n += 6 if "backup" in self.scenarios else 0  # fill, idle backup, 3 write periods, restore
                 n += self.p["rounds"] * sum(1 for s in ("failover", "graceful") if s in self.scenarios)
             elif name == "etcd":
                 n += self.p["rounds"] * (("failover" in self.scenarios) + ("graceful" in self.scenarios))
@@ -207,34 +271,66 @@ class Bench:
             spy = None
             if self.args.profile and system.name == "taskraft" and clients == 64:
                 spy = start_profile(system, leader, self.p["seconds"] + self.p["warmup"], self.args.profile)
-            rep, cpu = run_loadgen(system, urls, op="write", clients=clients, duration=self.p["seconds"],
-                                   warmup=self.p["warmup"])
+            rep, cpu = run_loadgen(
+                system, urls, op="write", clients=clients, duration=self.p["seconds"], warmup=self.p["warmup"]
+            )
             if spy is not None:
                 self.profiles.append(finish_profile(*spy))
             self.written += rep["ops_total"]
-            self.rows.append(row("writes", system.name, clients=clients, value=rep["ops_per_s"], unit="ops/s",
-                                 p50=rep["p50_ms"], p99=rep["p99_ms"], errors=rep["errors"], cpu=cpu,
-                                 settings=f"closed loop, {self.p['seconds']:g} s, "
-                                          + ("to the API (writing to g0)" if system.name == "galera" else "to the leader"),
-                                 seconds=rep["seconds"]))
+            self.rows.append(
+                row(
+                    "writes",
+                    system.name,
+                    clients=clients,
+                    value=rep["ops_per_s"],
+                    unit="ops/s",
+                    p50=rep["p50_ms"],
+                    p99=rep["p99_ms"],
+                    errors=rep["errors"],
+                    cpu=cpu,
+                    settings=f"closed loop, {self.p['seconds']:g} s, "
+                    + ("to the API (writing to g0)" if system.name == "galera" else "to the leader"),
+                    seconds=rep["seconds"],
+                )
+            )
             self.progress.step(f"{system.name}: writes, {clients} clients")
 
     def reads(self, system) -> None:
         hi = max(1, self.written)
         for clients in self.p["read_clients"]:
             for consistency in ("linearizable", "local"):
-                rep, cpu = run_loadgen(system, system.urls(), op="read", consistency=consistency, clients=clients,
-                                       read_ids=f"1-{hi}", duration=self.p["read_seconds"], warmup=self.p["warmup"])
-                self.rows.append(row(f"reads ({consistency})", system.name, clients=clients, value=rep["ops_per_s"],
-                                     unit="ops/s", p50=rep["p50_ms"], p99=rep["p99_ms"], errors=rep["errors"], cpu=cpu,
-                                     settings=f"closed loop, {self.p['read_seconds']:g} s, all nodes, ids 1..{hi}"))
+                rep, cpu = run_loadgen(
+                    system,
+                    system.urls(),
+                    op="read",
+                    consistency=consistency,
+                    clients=clients,
+                    read_ids=f"1-{hi}",
+                    duration=self.p["read_seconds"],
+                    warmup=self.p["warmup"],
+                )
+                self.rows.append(
+                    row(
+                        f"reads ({consistency})",
+                        system.name,
+                        clients=clients,
+                        value=rep["ops_per_s"],
+                        unit="ops/s",
+                        p50=rep["p50_ms"],
+                        p99=rep["p99_ms"],
+                        errors=rep["errors"],
+                        cpu=cpu,
+                        settings=f"closed loop, {self.p['read_seconds']:g} s, all nodes, ids 1..{hi}",
+                    )
+                )
                 self.progress.step(f"{system.name}: reads {consistency}, {clients} clients")
 
     def failover(self, system, how: str, victim: str = "leader") -> None:
         """Kill (or SIGTERM) the leader under load, N rounds; window = kill -> first ack of a write sent after it."""
         rounds, windows, notes = self.p["rounds"], [], []
-        load = ControlledLoad(system, system.urls(), op="write", clients=self.p["failover_clients"], timeout=5,
-                             probe_interval=0.02)
+        load = ControlledLoad(
+            system, system.urls(), op="write", clients=self.p["failover_clients"], timeout=5, probe_interval=0.02
+        )
         try:
             time.sleep(1.5)
             for r in range(rounds):
@@ -263,15 +359,29 @@ class Bench:
         what = {"taskraft": "the leader", "etcd": "the leader", "galera": "the node the API writes to"}[system.name]
         if victim != "leader":
             what = "a member the API does not write to"
-        self.rows.append(row(
-            figure, system.name, clients=self.p["failover_clients"], value=statistics.median(ok) if ok else None,
-            unit="s (median)", p50=statistics.median(ok) * 1000 if ok else None, p99=max(ok) * 1000 if ok else None,
-            errors=rep.get("errors"), cpu=cpu,
-            settings=f"{rounds} rounds, {how} {what}; window: signal -> first acknowledged write sent after it "
-                     f"({self.p['failover_clients']} closed-loop clients on every node + a fresh probe write every 20 ms)",
-            note="; ".join(notes + ["p99 column = max over rounds", "windows s: " + ", ".join(
-                "-" if w is None else f"{w:.3f}" for w in windows)]),
-            windows=windows))
+        self.rows.append(
+            row(
+                figure,
+                system.name,
+                clients=self.p["failover_clients"],
+                value=statistics.median(ok) if ok else None,
+                unit="s (median)",
+                p50=statistics.median(ok) * 1000 if ok else None,
+                p99=max(ok) * 1000 if ok else None,
+                errors=rep.get("errors"),
+                cpu=cpu,
+                settings=f"{rounds} rounds, {how} {what}; window: signal -> first acknowledged write sent after it "
+                f"({self.p['failover_clients']} closed-loop clients on every node + a fresh probe write every 20 ms)",
+                note="; ".join(
+                    notes
+                    + [
+                        "p99 column = max over rounds",
+                        "windows s: " + ", ".join("-" if w is None else f"{w:.3f}" for w in windows),
+                    ]
+                ),
+                windows=windows,
+            )
+        )
 
     def soak(self, system) -> None:
         seconds = self.p["soak"]
@@ -280,8 +390,9 @@ class Bench:
         t0 = time.monotonic()
         try:
             while time.monotonic() - t0 < seconds:
-                samples.append((time.monotonic() - t0,
-                                [sum(rss_bytes(p) for p in pids) for pids in system.node_rss_pids()]))
+                samples.append(
+                    (time.monotonic() - t0, [sum(rss_bytes(p) for p in pids) for pids in system.node_rss_pids()])
+                )
                 load.meter.tick()
                 time.sleep(1.0)
                 self.progress.note(f"{system.name}: memory soak {time.monotonic() - t0:.0f}/{seconds:.0f} s")
@@ -292,26 +403,43 @@ class Bench:
         start = next(s for s in samples if s[0] >= seconds * 0.1)[1]
         end = samples[-1][1]
         peak = [max(s[1][i] for s in samples) for i in range(len(end))]
-        growth = [(e - s) / s * 100 if s else None for s, e in zip(start, end)]
-        self.rows.append(row(
-            "memory per node, soak", system.name, clients=16, value=max(g for g in growth if g is not None),
-            unit="% RSS growth (max node)", errors=rep.get("errors"), cpu=cpu,
-            settings=f"{seconds:g} s of writes at 16 clients ({rep.get('ops_total', 0)} writes); RSS of each node's "
-                     f"processes from /proc, from t={seconds * 0.1:g} s to the end",
-            note="MB start/end/peak per node: " + "; ".join(
-                f"{s / 2**20:.0f}/{e / 2**20:.0f}/{p / 2**20:.0f}" for s, e, p in zip(start, end, peak)),
-            rss_start=start, rss_end=end, rss_peak=peak, soak_s=seconds))
+        growth = [(e - s) / s * 100 if s else None for s, e in zip(start, end, strict=True)]
+        self.rows.append(
+            row(
+                "memory per node, soak",
+                system.name,
+                clients=16,
+                value=max(g for g in growth if g is not None),
+                unit="% RSS growth (max node)",
+                errors=rep.get("errors"),
+                cpu=cpu,
+                settings=f"{seconds:g} s of writes at 16 clients ({rep.get('ops_total', 0)} writes); "
+                f"RSS of each node's processes from /proc, from t={seconds * 0.1:g} s to the end",
+                note="MB start/end/peak per node: "
+                + "; ".join(
+                    f"{s / 2**20:.0f}/{e / 2**20:.0f}/{p / 2**20:.0f}" for s, e, p in zip(start, end, peak, strict=True)
+                ),
+                rss_start=start,
+                rss_end=end,
+                rss_peak=peak,
+                soak_s=seconds,
+            )
+        )
         self.progress.step(f"{system.name}: memory soak done")
 
-    def catchup(self, system: Taskraft) -> None:
-        target = self.p["catchup_tasks"]
+    def fill(self, system, target: int, what: str) -> None:
+        """Write tasks (64 clients, to the leader) until this run has written `target`."""
         missing = max(0, target - self.written)
         if missing:
-            self.progress.note(f"{system.name}: writing {missing} tasks for catch-up")
+            self.progress.note(f"{system.name}: writing {missing} tasks for {what}")
             leader = system.leader()
-            rep, _ = run_loadgen(system, [system.urls()[leader]], op="write", clients=64, count=missing, duration=0,
-                                 warmup=0)
+            rep, _ = run_loadgen(
+                system, [system.urls()[leader]], op="write", clients=64, count=missing, duration=0, warmup=0
+            )
             self.written += rep["ops_total"]
+
+    def catchup(self, system: Taskraft) -> None:
+        self.fill(system, self.p["catchup_tasks"], "catch-up")
         cluster = system.cluster
         leader = system.leader()
         before = system.view(leader)
@@ -339,17 +467,31 @@ class Bench:
         cpu = meter.stop()
         after = system.view(leader) or {}
         election = after.get("term") != before.get("term") or after.get("leader") != before.get("leader")
-        self.rows.append(row(
-            "catch-up of a wiped node", system.name, value=(converged - t1) if converged else None,
-            unit="s (node start -> applied)", cpu=cpu,
-            settings=f"cluster holds >= {self.written} tasks (commit index {target_index}); follower wiped "
-                     f"(database and Raft state), idle cluster",
-            note=f"database re-init {t1 - t0:.1f} s (not included); term {before.get('term')} -> {after.get('term')}; "
-                 f"election during catch-up: {'YES' if election else 'no'}"
-                 + ("" if converged else f"; not converged in 600 s (last view {view})"),
-            election=election, term_before=before.get("term"), term_after=after.get("term"),
-            tasks=self.written))
+        self.rows.append(
+            row(
+                "catch-up of a wiped node",
+                system.name,
+                value=(converged - t1) if converged else None,
+                unit="s (node start -> applied)",
+                cpu=cpu,
+                settings=f"cluster holds >= {self.written} tasks (commit index {target_index}); follower wiped "
+                f"(database and Raft state), idle cluster",
+                note=f"database re-init {t1 - t0:.1f} s (not included); "
+                f"term {before.get('term')} -> {after.get('term')}; "
+                f"election during catch-up: {'YES' if election else 'no'}"
+                + ("" if converged else f"; not converged in 600 s (last view {view})"),
+                election=election,
+                term_before=before.get("term"),
+                term_after=after.get("term"),
+                tasks=self.written,
+            )
+        )
         self.progress.step(f"{system.name}: catch-up done")
+
+    def backup(self, system: Taskraft, workdir: Path) -> None:
+        from . import backup_bench
+
+        backup_bench.run(self, system, workdir)
 
     # -- per system -----------------------------------------------------------------------------------------
 
@@ -378,6 +520,8 @@ class Bench:
                     self.soak(system)
                 if "catchup" in sc:
                     self.catchup(system)
+                if "backup" in sc:
+                    self.backup(system, tmp / "backup")
             if "failover" in sc:
                 self.failover(system, "SIGKILL")
                 if name == "galera" and not self.args.quick:
@@ -402,8 +546,11 @@ class Bench:
                 tmp = Path(self.args.keep)
                 tmp.mkdir(parents=True, exist_ok=True)
             else:
-                tmp = Path(stack.enter_context(
-                    tempfile.TemporaryDirectory(prefix="taskraft-bench-", ignore_cleanup_errors=True)))
+                tmp = Path(
+                    stack.enter_context(
+                        tempfile.TemporaryDirectory(prefix="taskraft-bench-", ignore_cleanup_errors=True)
+                    )
+                )
             for name in self.only:
                 d = tmp / name
                 d.mkdir(exist_ok=True)
@@ -435,9 +582,26 @@ def start_profile(system, node: int, seconds: float, out_dir: str):
         return None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     out = Path(out_dir) / f"taskraft-node{node}-writes64.collapsed"
-    proc = subprocess.Popen([spy, "record", "--pid", str(system.cluster.nodes[node].pid), "--subprocesses",
-                             "--duration", str(int(seconds)), "--rate", "100", "--nonblocking", "--format", "raw",
-                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(system.cluster.nodes[node].pid),
+            "--subprocesses",
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "100",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, out
 
 
@@ -460,17 +624,27 @@ def finish_profile(proc, out: Path, top: int = 25) -> dict:
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f
-                  for f in stack.split(";") if not f.startswith("process ")]  # drop the process frames
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f
+            for f in stack.split(";")
+            if not f.startswith("process ")
+        ]  # drop the process frames
         for f in set(frames):
             inclusive[f] = inclusive.get(f, 0) + n
         if frames:
             own[frames[-1]] = own.get(frames[-1], 0) + n
-    summary = {"file": str(out), "samples": total,
-               "top_inclusive": [(f, round(100 * n / total, 1)) for f, n in
-                                 sorted(inclusive.items(), key=lambda x: -x[1])[:top]] if total else [],
-               "top_self": [(f, round(100 * n / total, 1)) for f, n in
-                            sorted(own.items(), key=lambda x: -x[1])[:top]] if total else []}
+    summary = {
+        "file": str(out),
+        "samples": total,
+        "top_inclusive": [
+            (f, round(100 * n / total, 1)) for f, n in sorted(inclusive.items(), key=lambda x: -x[1])[:top]
+        ]
+        if total
+        else [],
+        "top_self": [(f, round(100 * n / total, 1)) for f, n in sorted(own.items(), key=lambda x: -x[1])[:top]]
+        if total
+        else [],
+    }
     out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -499,6 +673,11 @@ def compute_ratios(rows) -> None:
                 r["ratio"] = ", ".join(parts) or None
             else:
                 r["ratio"] = "baseline"
+        elif r["figure"] == "writes during a backup":
+            without = [_find(rows, f"writes, no backup ({w})", r["system"], r["clients"]) for w in ("before", "after")]
+            ops, seconds = sum(w["ops"] for w in without if w), sum(w["seconds"] for w in without if w)
+            if ops and seconds:
+                r["ratio"] = f"{r['value'] / (ops / seconds):.2f}x no backup"
         elif r["figure"].startswith("reads"):
             w = _find(rows, "writes", r["system"], r["clients"])
             if w and w["value"]:
@@ -522,14 +701,20 @@ def targets(rows) -> list[dict]:
         b = _find(rows, "writes", base, 64)
         if w64 and w64["value"] and b and b["value"]:
             ratio = w64["value"] / b["value"]
-            add(f"writes, 64 clients >= {need}x {base}", f"{ratio:.2f}x ({w64['value']:.0f} vs {b['value']:.0f}/s)",
-                ratio >= need)
+            add(
+                f"writes, 64 clients >= {need}x {base}",
+                f"{ratio:.2f}x ({w64['value']:.0f} vs {b['value']:.0f}/s)",
+                ratio >= need,
+            )
         else:
             add(f"writes, 64 clients >= {need}x {base}", "not measured", None)
     w1 = _find(rows, "writes", "taskraft", 1)
     if w1 and w1["p50_ms"] is not None:
-        add("write latency, 1 client: p50 <= 3 ms, p99 <= 15 ms", f"p50 {w1['p50_ms']:.1f} ms, p99 {w1['p99_ms']:.1f} ms",
-            w1["p50_ms"] <= 3 and w1["p99_ms"] <= 15)
+        add(
+            "write latency, 1 client: p50 <= 3 ms, p99 <= 15 ms",
+            f"p50 {w1['p50_ms']:.1f} ms, p99 {w1['p99_ms']:.1f} ms",
+            w1["p50_ms"] <= 3 and w1["p99_ms"] <= 15,
+        )
     for cons, need in (("linearizable", 1.0), ("local", 2.0)):
         reads = [r for r in rows if r["figure"] == f"reads ({cons})" and r["system"] == "taskraft" and r["value"]]
         if reads:
@@ -543,28 +728,40 @@ def targets(rows) -> list[dict]:
         ok = [w for w in f["windows"] if w is not None]
         n = len(f["windows"])
         met = bool(ok) and len(ok) == n and statistics.median(ok) <= 1.0 and max(ok) <= 1.5
-        add("SIGKILL failover: median <= 1.0 s, max <= 1.5 s",
-            f"median {statistics.median(ok):.2f} s, max {max(ok):.2f} s over {n} rounds" if ok else "no recovery", met)
+        add(
+            "SIGKILL failover: median <= 1.0 s, max <= 1.5 s",
+            f"median {statistics.median(ok):.2f} s, max {max(ok):.2f} s over {n} rounds" if ok else "no recovery",
+            met,
+        )
     g = _find(rows, "failover, SIGTERM", "taskraft")
     if g and g.get("windows"):
         ok = [w for w in g["windows"] if w is not None]
-        add("SIGTERM failover <= 0.3 s", f"median {statistics.median(ok):.2f} s, max {max(ok):.2f} s" if ok else "none",
-            bool(ok) and len(ok) == len(g["windows"]) and max(ok) <= 0.3)
+        add(
+            "SIGTERM failover <= 0.3 s",
+            f"median {statistics.median(ok):.2f} s, max {max(ok):.2f} s" if ok else "none",
+            bool(ok) and len(ok) == len(g["windows"]) and max(ok) <= 0.3,
+        )
     c = _find(rows, "catch-up of a wiped node", "taskraft")
     if c:
-        add("wiped node converges <= 30 s with 100,000 tasks, no election",
+        add(
+            "wiped node converges <= 30 s with 100,000 tasks, no election",
             f"{c['value']:.1f} s with {c['tasks']} tasks, election: {'yes' if c['election'] else 'no'}"
             + (" (fewer tasks than the target's 100,000)" if c["tasks"] < 100_000 else "")
-            if c["value"] is not None else "did not converge",
-            None if c["tasks"] < 100_000 and c["value"] is not None and c["value"] <= 30 and not c["election"]
-            else (c["value"] is not None and c["value"] <= 30 and not c["election"]))
+            if c["value"] is not None
+            else "did not converge",
+            None
+            if c["tasks"] < 100_000 and c["value"] is not None and c["value"] <= 30 and not c["election"]
+            else (c["value"] is not None and c["value"] <= 30 and not c["election"]),
+        )
     m = _find(rows, "memory per node, soak", "taskraft")
     if m and m["value"] is not None:
         full = m.get("soak_s", 0) >= 600
-        add("memory flat within 10 % over a 10-minute soak",
+        add(
+            "memory flat within 10 % over a 10-minute soak",
             f"max growth {m['value']:.1f} % over {m.get('soak_s', 0):g} s"
             + ("" if full else " (shorter than the target's 10 minutes)"),
-            (m["value"] <= 10) if full or m["value"] > 10 else None)
+            (m["value"] <= 10) if full or m["value"] > 10 else None,
+        )
     return out
 
 
@@ -578,11 +775,19 @@ def machine() -> dict:
         except OSError:
             return ""
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in read("/proc/cpuinfo").splitlines()
-                if ln.startswith("model name")), platform.processor())
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in read("/proc/cpuinfo").splitlines() if ln.startswith("model name")),
+        platform.processor(),
+    )
     mem = next((ln.split()[1] for ln in read("/proc/meminfo").splitlines() if ln.startswith("MemTotal")), "0")
-    disk = subprocess.run(["df", "-h", "--output=source,fstype,size", tempfile.gettempdir()], capture_output=True,
-                          text=True).stdout.strip().splitlines()[-1:]
+    disk = (
+        subprocess.run(
+            ["df", "-h", "--output=source,fstype,size", tempfile.gettempdir()], capture_output=True, text=True
+        )
+        .stdout.strip()
+        .splitlines()[-1:]
+    )
+
     def git(*a):
         try:
             return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -592,10 +797,18 @@ def machine() -> dict:
     code = git("rev-parse", "--short", "HEAD")
     if git("status", "--porcelain", "--", "service"):
         code += " + uncommitted changes in service/"
-    return {"code": code or "?", "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / 2**20, 1),
-            "disk": disk[0] if disk else "?", "kernel": platform.release(), "python": platform.python_version(),
-            "os": (read("/etc/debian_version").strip() and f"Debian {read('/etc/debian_version').strip()}")
-            or platform.platform(), "loadavg_start": os.getloadavg()}
+    return {
+        "code": code or "?",
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gib": round(int(mem) / 2**20, 1),
+        "disk": disk[0] if disk else "?",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "os": (read("/etc/debian_version").strip() and f"Debian {read('/etc/debian_version').strip()}")
+        or platform.platform(),
+        "loadavg_start": os.getloadavg(),
+    }
 
 
 def fmt(v, spec=".0f"):
@@ -612,12 +825,24 @@ def table(result: dict) -> str:
         c = r["cpu_s"]
         cpu = "/".join(fmt(c.get(k), ".1f") for k in ("nodes", "databases", "loadgen")) if c else "-"
         unit = r["unit"] if v is not None or not r["figure"].startswith("(") else r["note"][:60]
-        lines.append([r["figure"], r["system"], fmt(r["clients"], "d"), vs, unit, fmt(r["p50_ms"], ".1f"),
-                      fmt(r["p99_ms"], ".1f"), fmt(r["errors"], "d"), r["ratio"] or "", cpu])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-    out = ["  ".join(str(x).ljust(w) for x, w in zip(head, widths))]
+        lines.append(
+            [
+                r["figure"],
+                r["system"],
+                fmt(r["clients"], "d"),
+                vs,
+                unit,
+                fmt(r["p50_ms"], ".1f"),
+                fmt(r["p99_ms"], ".1f"),
+                fmt(r["errors"], "d"),
+                r["ratio"] or "",
+                cpu,
+            ]
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
+    out = ["  ".join(str(x).ljust(w) for x, w in zip(head, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(str(x).ljust(w) for x, w in zip(ln, widths)) for ln in lines]
+    out += ["  ".join(str(x).ljust(w) for x, w in zip(ln, widths, strict=True)) for ln in lines]
     out.append("")
     out.append("notes and settings per row:")
     for r in rows:
@@ -639,9 +864,11 @@ def table(result: dict) -> str:
         out += [f"    {pct:5.1f}  {f}" for f, pct in prof.get("top_self", [])[:10]]
     out.append("")
     m = result["machine"]
-    out.append(f"machine: {m['nproc']} cores, {m['cpu']}, {m['mem_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
-               f"disk {m['disk']}; load average at start {tuple(round(x, 1) for x in m['loadavg_start'])}, at end "
-               f"{tuple(round(x, 1) for x in m['loadavg_end'])}")
+    out.append(
+        f"machine: {m['nproc']} cores, {m['cpu']}, {m['mem_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
+        f"disk {m['disk']}; load average at start {tuple(round(x, 1) for x in m['loadavg_start'])}, at end "
+        f"{tuple(round(x, 1) for x in m['loadavg_end'])}"
+    )
     out.append(f"code measured: {m.get('code', '?')} (taskraft nodes import it when they start)")
     out.append(f"mode: {result['mode']}, parameters: {json.dumps(result['params'])}, wall {result['wall_s']} s")
     for name, s in result["systems"].items():
@@ -658,14 +885,27 @@ def parse_args(argv=None):
     p.add_argument("--seconds", type=float, help="override the measured seconds of each throughput run")
     p.add_argument("--rounds", type=int, help="override the failover rounds")
     p.add_argument("--catchup-tasks", type=int, help="override the task count of the catch-up scenario")
+    p.add_argument("--backup-tasks", type=int, help="override the task count of the backup scenario")
     p.add_argument("--soak", type=float, help="override the soak seconds")
-    p.add_argument("--env", action="append", default=[], metavar="TASKRAFT_X=V",
-                   help="extra environment for taskraft nodes (repeatable), e.g. TASKRAFT_APPEND_ENTRIES_PERIOD=0.01")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="TASKRAFT_X=V",
+        help="extra environment for taskraft nodes (repeatable), e.g. TASKRAFT_APPEND_ENTRIES_PERIOD=0.01",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--keep", metavar="DIR", help="run in DIR and keep it afterwards (node logs, databases) "
-                   "instead of a temporary directory; DIR must not hold an earlier run")
-    p.add_argument("--profile", metavar="DIR", help="py-spy the taskraft leader during the 64-client writes; "
-                   "collapsed stacks and a summary go to DIR")
+    p.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="run in DIR and keep it afterwards (node logs, databases) "
+        "instead of a temporary directory; DIR must not hold an earlier run",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy the taskraft leader during the 64-client writes; collapsed stacks and a summary go to DIR",
+    )
     return p.parse_args(argv)
 
 

@@ -86,11 +86,22 @@ class Taskraft(System):
         self.extra_env = dict(extra_env or {})
         self.cluster = LocalCluster(tmp / "taskraft", nodes=3, port_base=free_port_base(3), extra_env=self.extra_env)
 
+    @classmethod
+    def bound(cls, cluster: LocalCluster, extra_env: dict | None = None) -> Taskraft:
+        """The same system on a LocalCluster made elsewhere (a cluster restored from a backup, a test's)."""
+        system = cls.__new__(cls)
+        system.cluster, system.extra_env = cluster, dict(extra_env or {})
+        return system
+
     def settings(self) -> dict:
         knobs = {k: v for k, v in os.environ.items() if k.startswith("TASKRAFT_")}
         knobs.update(self.extra_env)
-        return {"nodes": 3, "node": "gunicorn, 1 worker (taskraft serve)", "mysqld": " ".join(SERVER_OPTIONS),
-                "env": knobs or "defaults"}
+        return {
+            "nodes": 3,
+            "node": "gunicorn, 1 worker (taskraft serve)",
+            "mysqld": " ".join(SERVER_OPTIONS),
+            "env": knobs or "defaults",
+        }
 
     def start(self) -> None:
         self.cluster.start(wait=180)
@@ -156,7 +167,9 @@ class Etcd(System):
         self.peer_ports = [free_port() for _ in range(3)]
         self.procs: list[subprocess.Popen | None] = [None] * 3
         self.token = f"bench-{os.getpid()}-{int(time.time())}"
-        self._version = subprocess.run([self.binary(), "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+        self._version = subprocess.run([self.binary(), "--version"], capture_output=True, text=True).stdout.split("\n")[
+            0
+        ]
 
     def command(self, i: int) -> list[str]:
         cluster = ",".join(f"m{j}=http://127.0.0.1:{p}" for j, p in enumerate(self.peer_ports))
@@ -176,9 +189,12 @@ class Etcd(System):
         ]
 
     def settings(self) -> dict:
-        return {"version": self._version, "members": 3,
-                "flags": "defaults (heartbeat 100 ms, election 1000 ms, snapshot-count 100000, fsync on)",
-                "writes": "HTTP/JSON gateway POST /v3/kv/put, 16-byte key, 64-byte value"}
+        return {
+            "version": self._version,
+            "members": 3,
+            "flags": "defaults (heartbeat 100 ms, election 1000 ms, snapshot-count 100000, fsync on)",
+            "writes": "HTTP/JSON gateway POST /v3/kv/put, 16-byte key, 64-byte value",
+        }
 
     def urls(self) -> list[str]:
         return [f"http://127.0.0.1:{p}" for p in self.client_ports]
@@ -186,8 +202,9 @@ class Etcd(System):
     def start_member(self, i: int) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         log = open(self.dir / f"m{i}.log", "ab")
-        self.procs[i] = subprocess.Popen(self.command(i), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[i] = subprocess.Popen(
+            self.command(i), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         log.close()
 
     def start(self) -> None:
@@ -204,7 +221,7 @@ class Etcd(System):
                 return False
 
         for i in members:
-            _wait(lambda: ok(i), timeout, f"etcd m{i} healthy")
+            _wait(lambda i=i: ok(i), timeout, f"etcd m{i} healthy")
 
     def status(self, i: int) -> dict | None:
         try:
@@ -319,23 +336,38 @@ class Galera(System):
         s = self.servers[i]
         user = ["--user=mysql"] if os.geteuid() == 0 else []
         return [
-            self.binary, "--no-defaults", f"--datadir={s.datadir}", f"--port={s.port}", "--bind-address=127.0.0.1",
-            f"--socket={s.socket}", f"--pid-file={s.base_dir / 'mysqld.pid'}", *SERVER_OPTIONS,
-            *self.wsrep_options(i, new_cluster), *user,
+            self.binary,
+            "--no-defaults",
+            f"--datadir={s.datadir}",
+            f"--port={s.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={s.socket}",
+            f"--pid-file={s.base_dir / 'mysqld.pid'}",
+            *SERVER_OPTIONS,
+            *self.wsrep_options(i, new_cluster),
+            *user,
         ]
 
     def settings(self) -> dict:
-        return {"members": 3, "mariadbd": " ".join(SERVER_OPTIONS),
-                "wsrep": "provider libgalera_smm.so, gcomm on loopback, sst rsync, binlog ROW, autoinc lock mode 2, "
-                         "other provider options default (evs.suspect_timeout 5 s)",
-                "api": "bench/baselines/galera_api.py: gunicorn gthread 1 worker x 16 threads, pymysql per thread, "
-                       "autocommit, writes to g0 (falls over to g1, g2 on a refused connection)"}
+        return {
+            "members": 3,
+            "mariadbd": " ".join(SERVER_OPTIONS),
+            "wsrep": "provider libgalera_smm.so, gcomm on loopback, sst rsync, binlog ROW, autoinc lock mode 2, "
+            "other provider options default (evs.suspect_timeout 5 s)",
+            "api": "bench/baselines/galera_api.py: gunicorn gthread 1 worker x 16 threads, pymysql per thread, "
+            "autocommit, writes to g0 (falls over to g1, g2 on a refused connection)",
+        }
 
     def start_member(self, i: int, new_cluster: bool = False) -> None:
         s = self.servers[i]
         log = open(s.log_path, "ab")
-        self.procs[i] = subprocess.Popen(self.command(i, new_cluster), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[i] = subprocess.Popen(
+            self.command(i, new_cluster),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         s.process, s.pid = self.procs[i], self.procs[i].pid
         self.wait_synced(i, 120)
@@ -371,9 +403,19 @@ class Galera(System):
             self._give_to_mysql()
         installer = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
         result = subprocess.run(
-            [installer, "--no-defaults", f"--datadir={s0.datadir}", "--auth-root-authentication-method=normal",
-             "--skip-test-db", "--innodb-log-file-size=32M", *(["--user=mysql"] if as_root else [])],
-            capture_output=True, text=True, timeout=300)
+            [
+                installer,
+                "--no-defaults",
+                f"--datadir={s0.datadir}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--innodb-log-file-size=32M",
+                *(["--user=mysql"] if as_root else []),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"mariadb-install-db failed:\n{result.stdout}\n{result.stderr}")
         for i in (1, 2):
@@ -391,7 +433,7 @@ class Galera(System):
             if st.st_uid == 0 and (st.st_mode & 0o001) == 0:
                 path.chmod(st.st_mode | 0o001)
             path = path.parent
-        for root, dirs, files in os.walk(self.dir):
+        for root, _dirs, files in os.walk(self.dir):
             os.chown(root, mysql.pw_uid, mysql.pw_gid)
             for f in files:
                 os.chown(os.path.join(root, f), mysql.pw_uid, mysql.pw_gid)
@@ -412,16 +454,33 @@ class Galera(System):
             cur.execute(SCHEMA)
         conn.close()
         env = dict(os.environ)
-        env.update({
-            "GALERA_API_HOSTS": ",".join(f"127.0.0.1:{p}" for p in self.ports["mysql"]),
-            "GALERA_API_USER": self.USER, "GALERA_API_PASSWORD": self.PASSWORD, "GALERA_API_DATABASE": self.DB,
-            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-        })
+        env.update(
+            {
+                "GALERA_API_HOSTS": ",".join(f"127.0.0.1:{p}" for p in self.ports["mysql"]),
+                "GALERA_API_USER": self.USER,
+                "GALERA_API_PASSWORD": self.PASSWORD,
+                "GALERA_API_DATABASE": self.DB,
+                "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+            }
+        )
         log = open(self.dir / "api.log", "ab")
         self.api = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:bench.baselines.gunicorn_galera",
-             "-b", f"127.0.0.1:{self.api_port}", "bench.baselines.galera_api:app"],
-            cwd=self.dir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:bench.baselines.gunicorn_galera",
+                "-b",
+                f"127.0.0.1:{self.api_port}",
+                "bench.baselines.galera_api:app",
+            ],
+            cwd=self.dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
 
@@ -449,8 +508,10 @@ class Galera(System):
         return [p.pid for p in self.procs if p is not None and p.poll() is None]
 
     def cpu_groups(self) -> dict:
-        return {"nodes": lambda: group_pids(self.api.pid) if self.api and self.api.poll() is None else [],
-                "databases": self.db_pids}
+        return {
+            "nodes": lambda: group_pids(self.api.pid) if self.api and self.api.poll() is None else [],
+            "databases": self.db_pids,
+        }
 
     def node_rss_pids(self) -> list[list[int]]:
         return [[p.pid] if p is not None and p.poll() is None else [] for p in self.procs]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import pymysql
@@ -82,10 +82,16 @@ def _connect():
     for host, port in HOSTS:
         try:
             conn = pymysql.connect(
-                host=host, port=port, user=os.environ.get("GALERA_API_USER", "bench"),
+                host=host,
+                port=port,
+                user=os.environ.get("GALERA_API_USER", "bench"),
                 password=os.environ.get("GALERA_API_PASSWORD", ""),
                 database=os.environ.get("GALERA_API_DATABASE", "bench"),
-                autocommit=True, connect_timeout=2, read_timeout=30, write_timeout=30, charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=2,
+                read_timeout=30,
+                write_timeout=30,
+                charset="utf8mb4",
             )
             _backends[threading.get_ident()] = f"{host}:{port}"
             return conn
@@ -111,14 +117,24 @@ def _run(fn):
                 pass
             _local.conn = None
             if attempt == 1:
-                raise ApiError(503, "database_unavailable", f"the database is not answering: {exc.args[:1]}")
+                raise ApiError(503, "database_unavailable", f"the database is not answering: {exc.args[:1]}") from exc
 
 
 def _row(row) -> dict:
     task_id, title, description, status, created, updated, version = row
-    fmt = lambda t: t.replace(tzinfo=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"id": task_id, "title": title, "description": description, "status": status,
-            "created_at": fmt(created), "updated_at": fmt(updated), "version": version}
+
+    def fmt(t):
+        return t.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    return {
+        "id": task_id,
+        "title": title,
+        "description": description,
+        "status": status,
+        "created_at": fmt(created),
+        "updated_at": fmt(updated),
+        "version": version,
+    }
 
 
 app = Flask(__name__)
@@ -148,16 +164,21 @@ def create_task():
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError(400, "invalid_request", "the body must be a JSON object",
-                       [{"field": "body", "message": "expected an object"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            "the body must be a JSON object",
+            [{"field": "body", "message": "expected an object"}],
+        )
     try:
         task = TaskCreate.model_validate(data)
     except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in e["loc"]) or "body",
-                    "message": e["msg"].removeprefix("Value error, ")}
-                   for e in exc.errors(include_url=False, include_input=False)]
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"].removeprefix("Value error, ")}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
         raise ApiError(400, "invalid_request", "the request has invalid fields", details) from None
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
 
     def insert(cur):
         cur.execute(
@@ -167,8 +188,13 @@ def create_task():
         return cur.lastrowid
 
     task_id = _run(insert)
-    body = {"id": task_id, **task.model_dump(), "created_at": now.isoformat(timespec="milliseconds") + "Z",
-            "updated_at": now.isoformat(timespec="milliseconds") + "Z", "version": 1}
+    body = {
+        "id": task_id,
+        **task.model_dump(),
+        "created_at": now.isoformat(timespec="milliseconds") + "Z",
+        "updated_at": now.isoformat(timespec="milliseconds") + "Z",
+        "version": 1,
+    }
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/tasks/{task_id}"
@@ -179,8 +205,9 @@ def create_task():
 @app.get("/api/v1/tasks/<int:task_id>")
 def get_task(task_id: int):
     def select(cur):
-        cur.execute("SELECT id, title, description, status, created_at, updated_at, version FROM tasks WHERE id=%s",
-                    (task_id,))
+        cur.execute(
+            "SELECT id, title, description, status, created_at, updated_at, version FROM tasks WHERE id=%s", (task_id,)
+        )
         return cur.fetchone()
 
     row = _run(select)
@@ -195,12 +222,18 @@ def get_task(task_id: int):
 def list_tasks():
     raw = request.args.get("limit", "100")
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise ApiError(400, "invalid_request", "limit must be between 1 and 500",
-                       [{"field": "limit", "message": "out of range 1..500"}])
+        raise ApiError(
+            400,
+            "invalid_request",
+            "limit must be between 1 and 500",
+            [{"field": "limit", "message": "out of range 1..500"}],
+        )
 
     def select(cur):
-        cur.execute("SELECT id, title, description, status, created_at, updated_at, version FROM tasks "
-                    "ORDER BY id LIMIT %s", (int(raw),))
+        cur.execute(
+            "SELECT id, title, description, status, created_at, updated_at, version FROM tasks ORDER BY id LIMIT %s",
+            (int(raw),),
+        )
         return cur.fetchall()
 
     return jsonify({"items": [_row(r) for r in _run(select)], "next": None})

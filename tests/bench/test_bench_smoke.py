@@ -9,7 +9,9 @@ cluster and are counted when there are some, latency percentiles are ordered, th
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -29,10 +31,19 @@ REPO = Path(__file__).resolve().parents[2]
 TITLE = re.compile(r"^bench (\d+)-(\d+)$")
 CPU_GROUPS = {"nodes", "databases", "loadgen"}
 # bench/README.md: "every row shows the CPU seconds ... by three groups: nodes, databases and loadgen"
-MARKDOWN_HEADER = ["figure", "system", "clients", "value", "p50 ms", "p99 ms", "errors", "ratio",
-                   "CPU s: nodes / db / loadgen", "run"]
-TABLE_HEADER = ["figure", "system", "cl", "value", "unit", "p50 ms", "p99 ms", "err", "ratio",
-                "CPU s nodes/db/loadgen"]
+MARKDOWN_HEADER = [
+    "figure",
+    "system",
+    "clients",
+    "value",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "ratio",
+    "CPU s: nodes / db / loadgen",
+    "run",
+]
+TABLE_HEADER = ["figure", "system", "cl", "value", "unit", "p50 ms", "p99 ms", "err", "ratio", "CPU s nodes/db/loadgen"]
 
 pytestmark = pytest.mark.cluster
 
@@ -46,8 +57,9 @@ class RunningTaskraft(Taskraft):
 
 
 def _loadgen(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bench.loadgen", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -80,8 +92,9 @@ def assert_writes_landed(cluster, before: set[int], acknowledged: int, runs: int
             per_client[int(m[1])][int(m[2])] += 1
         for client, counts in per_client.items():
             times = [counts[n] for n in range(1, max(counts) + 1)]
-            assert times[0] <= runs and all(a >= b >= 1 for a, b in zip(times, times[1:] + [1])), (
-                f"{url}, client {client}: request number -> times written {dict(sorted(counts.items()))}")
+            assert times[0] <= runs and all(a >= b >= 1 for a, b in zip(times, times[1:] + [1], strict=True)), (
+                f"{url}, client {client}: request number -> times written {dict(sorted(counts.items()))}"
+            )
 
 
 def assert_latencies(report: dict) -> None:
@@ -95,11 +108,15 @@ def test_acknowledged_writes_are_in_the_cluster_and_cpu_comes_from_its_processes
     leader = system.leader()
     before = set(all_tasks(cluster.urls[leader]))
 
-    report, cpu = suite.run_loadgen(system, [cluster.urls[leader]], op="write", clients=4, duration=2,
-                                    warmup=0.2)
+    report, cpu = suite.run_loadgen(system, [cluster.urls[leader]], op="write", clients=4, duration=2, warmup=0.2)
 
     assert (report["event"], report["kind"], report["op"], report["mode"], report["clients"]) == (
-        "report", "taskraft", "write", "closed", 4)
+        "report",
+        "taskraft",
+        "write",
+        "closed",
+        4,
+    )
     assert (report["errors"], report["error_kinds"], report["unexpected_status"]) == (0, {}, {}), report
     acknowledged = report["ops_total"]
     assert 0 < report["ops"] <= acknowledged  # the warm-up's writes are acknowledged but not measured
@@ -131,14 +148,16 @@ def test_acknowledged_writes_are_in_the_cluster_and_cpu_comes_from_its_processes
 def test_write_rows_targets_and_tables(cluster, tmp_path):
     system = RunningTaskraft(cluster)
     before = set(all_tasks(cluster.urls[system.leader()]))
-    bench = suite.Bench(suite.parse_args(["--quick", "--only", "taskraft", "--scenarios", "writes",
-                                          "--seconds", "1", "--no-progress"]))
+    bench = suite.Bench(
+        suite.parse_args(["--quick", "--only", "taskraft", "--scenarios", "writes", "--seconds", "1", "--no-progress"])
+    )
     bench.written = 0
     bench.writes(system)
 
     rows = bench.rows
     assert [(r["figure"], r["system"], r["clients"]) for r in rows] == [
-        ("writes", "taskraft", c) for c in suite.WRITE_CLIENTS]
+        ("writes", "taskraft", c) for c in suite.WRITE_CLIENTS
+    ]
     for r in rows:
         assert r["unit"] == "ops/s" and r["value"] > 0, r
         assert 0 < r["p50_ms"] <= r["p99_ms"], r
@@ -158,12 +177,21 @@ def test_write_rows_targets_and_tables(cluster, tmp_path):
 
     machine = suite.machine()
     machine["loadavg_end"] = machine["loadavg_start"]
-    result = {"started": "2000-01-01 00:00:00", "wall_s": 1.0, "mode": "quick", "params": bench.p,
-              "machine": machine, "systems": {}, "rows": rows, "targets": suite.targets(rows), "profiles": []}
+    result = {
+        "started": "2000-01-01 00:00:00",
+        "wall_s": 1.0,
+        "mode": "quick",
+        "params": bench.p,
+        "machine": machine,
+        "systems": {},
+        "rows": rows,
+        "targets": suite.targets(rows),
+        "profiles": [],
+    }
 
     lines = suite.table(result).splitlines()
     assert re.split(r"\s{2,}", lines[0].strip()) == TABLE_HEADER
-    for r, line in zip(rows, lines[2:5]):
+    for r, line in zip(rows, lines[2:5], strict=True):
         cells = re.split(r"\s{2,}", line.strip())
         assert cells[:3] == ["writes", "taskraft", str(r["clients"])], line
         assert cells[-1] == "/".join(f"{r['cpu_s'][k]:.1f}" for k in ("nodes", "databases", "loadgen")), line
@@ -172,7 +200,7 @@ def test_write_rows_targets_and_tables(cluster, tmp_path):
     path.write_text(json.dumps(result))
     markdown = bench_report.markdown(bench_report.merge([str(path)])).splitlines()
     assert [c.strip() for c in markdown[0].strip("|").split("|")] == MARKDOWN_HEADER
-    for r, line in zip(rows, markdown[2:5]):
+    for r, line in zip(rows, markdown[2:5], strict=True):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[:3] == ["writes", "taskraft", str(r["clients"])], line
         assert cells[4:7] == [f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", "0"], line
@@ -185,8 +213,24 @@ def test_open_loop_reads_keep_the_rate_and_count_errors(cluster):
     span = f"{ids[0]}-{ids[-1]}"
     rate, seconds, clients = 50, 1.0, 4
     # linearizable: a local read on a follower could come before it applied the new tasks
-    report = _loadgen("--kind", "taskraft", "--urls", ",".join(cluster.urls), "--op", "read", "--read-ids", span,
-                      "--rate", str(rate), "--clients", str(clients), "--duration", str(seconds), "--warmup", "0")
+    report = _loadgen(
+        "--kind",
+        "taskraft",
+        "--urls",
+        ",".join(cluster.urls),
+        "--op",
+        "read",
+        "--read-ids",
+        span,
+        "--rate",
+        str(rate),
+        "--clients",
+        str(clients),
+        "--duration",
+        str(seconds),
+        "--warmup",
+        "0",
+    )
     assert (report["mode"], report["target_rate"], report["consistency"]) == ("open", rate, "linearizable")
     assert report["errors"] == 0 and report["unexpected_status"] == {}, report
     assert report["ops_total"] > 0
@@ -196,14 +240,128 @@ def test_open_loop_reads_keep_the_rate_and_count_errors(cluster):
 
     # the same reads of ids that do not exist: every answer is an error, counted by status
     missing = f"{ids[-1] + 100_000}-{ids[-1] + 100_010}"
-    report = _loadgen("--kind", "taskraft", "--urls", cluster.urls[1], "--op", "read", "--read-ids", missing,
-                      "--rate", str(rate), "--clients", str(clients), "--duration", "0.5", "--warmup", "0")
+    report = _loadgen(
+        "--kind",
+        "taskraft",
+        "--urls",
+        cluster.urls[1],
+        "--op",
+        "read",
+        "--read-ids",
+        missing,
+        "--rate",
+        str(rate),
+        "--clients",
+        str(clients),
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    )
     assert report["ops_total"] == 0 and report["p50_ms"] is None, report
     assert report["errors"] > 0 and report["error_kinds"] == {"http_404": report["errors"]}, report
     assert report["unexpected_status"] == {"404": report["errors"]}, report
 
     # and a node that is not there: connection errors, nothing acknowledged
-    report = _loadgen("--kind", "taskraft", "--urls", f"http://127.0.0.1:{free_port()}", "--op", "write",
-                      "--clients", "2", "--duration", "0.5", "--warmup", "0")
+    report = _loadgen(
+        "--kind",
+        "taskraft",
+        "--urls",
+        f"http://127.0.0.1:{free_port()}",
+        "--op",
+        "write",
+        "--clients",
+        "2",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    )
     assert report["ops_total"] == 0 and report["errors"] > 0, report
     assert set(report["error_kinds"]) == {"connection"}, report
+
+
+BACKUP_FIGURES = [
+    "backup, idle cluster",
+    "backup size",
+    "backup, bytes per task",
+    "backup rate, idle cluster",
+    "writes, no backup (before)",
+    "writes during a backup",
+    "writes, no backup (after)",
+    "backup under writes",
+    "restore: taskraft restore",
+    "restore: a new cluster up from it",
+]
+
+
+def test_backup_scenario_rows(cluster, tmp_path):
+    """The backup scenario with small numbers: every row there, finite and positive; the period of writes during
+    the backups covers them whole; the restored cluster holds the backup's tasks; every write acknowledged by
+    the load generator (the fill and the three periods) is in the cluster."""
+    system = RunningTaskraft(cluster)
+    before = set(all_tasks(cluster.urls[system.leader()]))
+    argv = [
+        "--quick",
+        "--only",
+        "taskraft",
+        "--scenarios",
+        "backup",
+        "--seconds",
+        "1",
+        "--backup-tasks",
+        "300",
+        "--no-progress",
+    ]
+    bench = suite.Bench(suite.parse_args(argv))
+    bench.written = 0
+    workdir = tmp_path / "backup"
+    bench.backup(system, workdir)
+
+    rows = {r["figure"]: r for r in bench.rows}
+    assert list(rows) == BACKUP_FIGURES
+    for r in bench.rows:
+        assert r["system"] == "taskraft" and math.isfinite(r["value"]) and r["value"] > 0, r
+    idle = rows["backup, idle cluster"]
+    assert idle["tasks"] >= len(before) + 300, idle  # every task the cluster held, the fill's among them
+    assert idle["rows_per_table"]["tasks"] == idle["tasks"] and idle["rows_per_table"]["raft_meta"] == 1, idle
+    assert rows["backup size"]["value"] == pytest.approx(idle["size_bytes"] / 1e6)
+    assert rows["backup, bytes per task"]["value"] == pytest.approx(idle["size_bytes"] / idle["tasks"])
+    assert rows["backup rate, idle cluster"]["value"] == pytest.approx(idle["tasks"] / idle["value"])
+    assert idle["client_cpu_s"] > 0 and idle["cpu_s"]["nodes"] > 0, idle
+
+    periods = [rows[f] for f in ("writes, no backup (before)", "writes during a backup", "writes, no backup (after)")]
+    for r in periods:
+        assert r["clients"] == 16 and r["unit"] == "ops/s" and r["errors"] == 0, r
+        assert r["ops"] > 0 and r["value"] == pytest.approx(r["ops"] / r["seconds"], rel=0.01), r
+        assert 0 < r["p50_ms"] <= r["p99_ms"], r
+        assert set(r["cpu_s"]) >= CPU_GROUPS and r["cpu_s"]["nodes"] > 0 and r["cpu_s"]["loadgen"] > 0, r
+    during, under = rows["writes during a backup"], rows["backup under writes"]
+    assert periods[0]["seconds"] == pytest.approx(1.0, abs=0.1) and periods[2]["seconds"] == pytest.approx(1.0, abs=0.1)
+    # the backups ran one after the other for at least the period's 1 s, and the period is exactly their span
+    assert during["seconds"] >= max(1.0, sum(under["walls"])) - 0.01, (during, under)
+    assert during["seconds"] <= sum(under["walls"]) + 0.5 * len(under["walls"]), (during, under)
+    assert under["value"] == pytest.approx(statistics.median(under["walls"]))
+    assert during["cpu_s"]["client"] > 0, during
+
+    suite.compute_ratios(bench.rows)
+    without = (periods[0]["ops"] + periods[2]["ops"]) / (periods[0]["seconds"] + periods[2]["seconds"])
+    assert during["ratio"] == f"{during['value'] / without:.2f}x no backup"
+
+    restored = rows["restore: a new cluster up from it"]
+    assert restored["tasks"] == idle["tasks"], restored
+    assert not list(workdir.iterdir())  # the backup files and the restored cluster's directory are removed
+    assert_writes_landed(cluster, before, bench.written, runs=2)  # the fill, then the load of the three periods
+
+    lines = suite.table(
+        {
+            "machine": {**suite.machine(), "loadavg_end": (0, 0, 0)},
+            "rows": bench.rows,
+            "targets": [],
+            "mode": "quick",
+            "params": bench.p,
+            "wall_s": 1.0,
+            "systems": {},
+        }
+    ).splitlines()
+    assert [re.split(r"\s{2,}", ln.strip())[0] for ln in lines[2 : 2 + len(BACKUP_FIGURES)]] == BACKUP_FIGURES
