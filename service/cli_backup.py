@@ -21,7 +21,7 @@ from .client import ClientError
 from .durable import replacing
 from .state import backup_format as fmt
 
-_BACKUP_NAME = re.compile(r"^taskraft-\d{8}T\d{6}Z-i\d+\.backup$")
+_BACKUP_NAME = re.compile(r"^taskraft-(\d{8}T\d{6})Z-i(\d+)\.backup$")
 _CHUNK = 1 << 16
 
 
@@ -128,7 +128,8 @@ def _remove(path: str) -> None:
 
 def prune(out_dir: str, keep: int) -> list[str]:
     """Delete the oldest taskraft-*.backup files in `out_dir` beyond the newest `keep`; their paths."""
-    names = sorted(name for name in os.listdir(out_dir) if _BACKUP_NAME.match(name))  # the time sorts them
+    found = [(m.group(1), int(m.group(2)), name) for name in os.listdir(out_dir) if (m := _BACKUP_NAME.match(name))]
+    names = [name for _time, _index, name in sorted(found)]  # oldest first: by time, then by index
     removed = []
     for name in names[: max(0, len(names) - keep)]:
         path = os.path.join(out_dir, name)

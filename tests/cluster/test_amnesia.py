@@ -18,7 +18,6 @@ from ..helpers import Writers, node_db, post_task, wait_converged, wait_until
 pytestmark = pytest.mark.cluster
 
 
-
 def _write(c, i: int, prefix: str, count: int) -> dict[int, str]:
     acked = {}
     for n in range(count):
@@ -127,8 +126,7 @@ def test_one_volume_lost_catches_up_votes_again_and_stalls_no_write(fresh_cluste
         c.wipe_node(wiped)
         c.wait_ready(60, nodes=[wiped])
         wait_until(lambda: c.cluster_view(wiped)["voting"]["can_vote"], 30, message="the wiped node votes again")
-        wait_until(lambda: writers.acks_after(wiped_at) >= 20, 30,
-                   message="writes during the catch-up")
+        wait_until(lambda: writers.acks_after(wiped_at) >= 20, 30, message="writes during the catch-up")
     assert not writers.errors, writers.errors[:3]
     assert not [r for r in writers.retried if " 503 " in r], "a write was refused while two nodes were up"
     acked = {task_id: title for title, task_id in writers.acked.items()}

@@ -33,7 +33,9 @@ def test_writes_to_a_follower_are_readable_on_every_node(cluster):
         assert got.status_code == 200 and got.json() == task
         assert got.headers["ETag"] == '"1"'
     upd = requests.patch(
-        f"{cluster.urls[leader]}/api/v1/tasks/{task['id']}", json={"status": "done"}, headers={"If-Match": '"1"'},
+        f"{cluster.urls[leader]}/api/v1/tasks/{task['id']}",
+        json={"status": "done"},
+        headers={"If-Match": '"1"'},
         timeout=10,
     )
     assert upd.status_code == 200 and upd.json()["version"] == 2
@@ -45,9 +47,11 @@ def test_writes_to_a_follower_are_readable_on_every_node(cluster):
 def test_local_reads_catch_up_and_list_paginates(cluster):
     ids = [post_task(cluster.urls[i % 3], f"page {i}").json()["id"] for i in range(7)]
     for url in cluster.urls:
+
         def seen(url=url):
             r = requests.get(f"{url}/api/v1/tasks", params={"consistency": "local", "limit": 500}, timeout=5)
             return set(ids) <= {t["id"] for t in r.json()["items"]}
+
         wait_until(seen, 10, message="local read sees the writes")
     pages, after = [], None
     while True:
@@ -111,8 +115,10 @@ def test_a_burst_of_writes_causes_no_election(cluster):
     # group commit: concurrent writes shared log entries, yet each kept its own raft_log row
     conn = node_db(cluster, 0)
     with conn.cursor() as cur:
-        cur.execute("SELECT COUNT(*), COUNT(DISTINCT log_index), MAX(op_seq) FROM raft_log"
-                    " WHERE payload LIKE '%%burst %%' AND op = 'create'")
+        cur.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT log_index), MAX(op_seq) FROM raft_log"
+            " WHERE payload LIKE '%%burst %%' AND op = 'create'"
+        )
         rows, entries, max_seq = cur.fetchone()
     conn.close()
     assert rows == 600 and max_seq > 0 and entries < rows

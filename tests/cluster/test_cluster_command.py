@@ -19,9 +19,21 @@ pytestmark = pytest.mark.cluster
 
 def _up(data_dir, base, *extra):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "taskraft", "cluster", "up", "--data-dir", str(data_dir), "--port-base", str(base),
-         *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "taskraft",
+            "cluster",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--port-base",
+            str(base),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines = []
     deadline = time.monotonic() + 180
@@ -62,8 +74,12 @@ def test_cluster_up_prints_urls_serves_crud_and_resumes_with_data(tmp_path):
     try:
         got = requests.get(f"{urls[0]}/api/v1/tasks", timeout=10).json()["items"]
         assert {t["id"] for t in created} <= {t["id"] for t in got}
-        down = subprocess.run([sys.executable, "-m", "taskraft", "cluster", "down", "--data-dir", str(tmp_path)],
-                              capture_output=True, text=True, timeout=120)
+        down = subprocess.run(
+            [sys.executable, "-m", "taskraft", "cluster", "down", "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert down.returncode == 0, down.stderr
         wait_until(lambda: proc.poll() is not None, 60, message="supervisor exit")
     finally:

@@ -77,7 +77,8 @@ def _fill_then_wipe_a_follower(c, tasks: int) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize(
-    "fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40", "TASKRAFT_COMPACTION_KEEP_ENTRIES": "10"}],
+    "fresh_cluster",
+    [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40", "TASKRAFT_COMPACTION_KEEP_ENTRIES": "10"}],
     indirect=True,
 )
 def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
@@ -98,7 +99,8 @@ def test_wiped_node_rebuilds_from_a_snapshot_and_converges(fresh_cluster):
 
 
 @pytest.mark.parametrize(
-    "fresh_cluster", [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40", "TASKRAFT_COMPACTION_KEEP_ENTRIES": "60"}],
+    "fresh_cluster",
+    [{"TASKRAFT_LOG_COMPACTION_MIN_ENTRIES": "40", "TASKRAFT_COMPACTION_KEEP_ENTRIES": "60"}],
     indirect=True,
 )
 def test_a_follower_back_from_a_restart_catches_up_from_the_log_after_compactions(fresh_cluster):
@@ -183,8 +185,9 @@ def test_node_whose_database_dies_goes_unready_and_catches_up(fresh_cluster):
     leader = c.wait_leader()
     victim = (leader + 1) % 3
     c.kill_db(victim)
-    wait_until(lambda: requests.get(f"{c.urls[victim]}/readyz", timeout=10).status_code == 503, 20,
-               message="victim not ready")
+    wait_until(
+        lambda: requests.get(f"{c.urls[victim]}/readyz", timeout=10).status_code == 503, 20, message="victim not ready"
+    )
     titles = [f"while db down {i}" for i in range(10)]
     for t in titles:
         assert post_task(c.urls[leader], t).status_code == 201

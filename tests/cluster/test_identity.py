@@ -21,11 +21,13 @@ pytestmark = pytest.mark.cluster
 STRANGER = "0123456789abcdef0123456789abcdef"
 
 
-
 def _foreign_messages(c, i: int) -> float:
     text = requests.get(f"{c.urls[i]}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("taskraft_raft_foreign_messages_total{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("taskraft_raft_foreign_messages_total{")
+    )
 
 
 def test_a_node_of_another_cluster_is_refused_and_takes_no_part(fresh_cluster):
@@ -38,8 +40,11 @@ def test_a_node_of_another_cluster_is_refused_and_takes_no_part(fresh_cluster):
     identity.write_text(json.dumps({"cluster_id": STRANGER, "amnesiac": False}))
     c.start_node(stranger)
 
-    wait_until(lambda: (c.cluster_view(stranger) or {}).get("voting", {}).get("reason") == FOREIGN, 30,
-               message="the stranger says why it takes no part")
+    wait_until(
+        lambda: (c.cluster_view(stranger) or {}).get("voting", {}).get("reason") == FOREIGN,
+        30,
+        message="the stranger says why it takes no part",
+    )
     others = [i for i in range(3) if i != stranger]
     wait_until(lambda: all(_foreign_messages(c, i) > 0 for i in others), 30, message="the others refuse it")
     assert "refusing Raft traffic from" in c.nodes[others[0]].log_path.read_text()

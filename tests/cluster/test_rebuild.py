@@ -16,7 +16,6 @@ from ..helpers import node_db, post_task, wait_converged, wait_until
 pytestmark = pytest.mark.cluster
 
 
-
 def _sql(c, i: int, statement: str, args=()) -> list:
     conn = node_db(c, i)
     try:
