@@ -167,7 +167,7 @@ def test_the_restored_tables_equal_the_source_at_the_backup_index(cluster, tmp_p
         source = view_at(lock, index)
     finally:
         lock.close()
-    assert all(w.json()["id"] not in dict((int(r[0]), r) for r in source["tasks"]) for w in writes)
+    assert all(w.json()["id"] not in {int(r[0]) for r in source["tasks"]} for w in writes)
     restored = start_restored(tmp_path, backup)
     try:
         for i in range(3):
