@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -86,7 +87,7 @@ def backup(ctx, out, out_dir, keep, consistency, progress) -> None:
 
 def _save(response, out: str, progress: bool | None) -> fmt.BackupInfo:
     if progress is None:
-        progress = click.get_text_stream("stderr").isatty()
+        progress = sys.stderr.isatty()
     suffix = f".partial-{os.getpid()}"
     try:
         with replacing(out, suffix=suffix) as dst:
@@ -113,7 +114,7 @@ def _copy(response, dst, progress: bool, label: str) -> None:
         return
     from tqdm import tqdm
 
-    with tqdm(desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=click.get_text_stream("stderr")) as bar:
+    with tqdm(desc=label, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr) as bar:
         for chunk in response.iter_content(_CHUNK):
             dst.write(chunk)
             bar.update(len(chunk))
