@@ -408,7 +408,8 @@ def test_alerts_for_voting_and_foreign_traffic(helm):
 
 def test_secret_generated_or_existing(helm):
     secret = one(render(helm), "Secret")
-    assert set(secret["data"]) == {"mysql-root-password", "mysql-password", "raft-secret", "admin-token"}
+    keys = {"mysql-root-password", "mysql-password", "raft-secret", "admin-token", "backup-token"}
+    assert set(secret["data"]) == keys
     assert all(secret["data"].values())
     docs = render(helm, None, "--set", "auth.existingSecret=mine")
     assert not by_kind(docs, "Secret")
