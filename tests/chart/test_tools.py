@@ -95,6 +95,12 @@ CHECKOV_ACCEPTED = {
     # this release's pods, the record ConfigMap (plus create, which RBAC cannot limit by name) and a get
     # on this release's StatefulSet.
     ("CKV_K8S_38", "StatefulSet"): "token needed for the leader pod label and the cluster record (narrow Role)",
+    # The backup CronJob and the Job that binds and checks its claim: the same CPU-limit policy. The CLI reads
+    # its token from TASKRAFT_TOKEN only: a secretKeyRef (never a value in the manifest), read anew by the pod
+    # of each run, so nothing to rotate in place.
+    ("CKV_K8S_11", "CronJob"): "same CPU-limit policy as the members",
+    ("CKV_K8S_11", "Job"): "same CPU-limit policy as the members",
+    ("CKV_K8S_35", "CronJob"): "taskraft backup reads its token from TASKRAFT_TOKEN (a secretKeyRef)",
     # A run-to-completion test pod serves nothing, so there is nothing to probe.
     ("CKV_K8S_8", "Pod"): "helm test pod runs to completion; no server to probe",
     ("CKV_K8S_9", "Pod"): "helm test pod runs to completion; no server to probe",
