@@ -330,10 +330,10 @@ def test_values_from_a_chart_before_backups(helm, tmp_path):
     chart = tmp_path / "taskraft"
     run(["cp", "-r", str(CHART), str(chart)])
     values = yaml.safe_load((chart / "values.yaml").read_text())
-    del values["backup"], values["auth"]["existingSecretBackupTokenKey"]
+    del values["backup"], values["restore"], values["auth"]["existingSecretBackupTokenKey"]
     (chart / "values.yaml").write_text(yaml.safe_dump(values))
     docs = _render_chart(helm, chart)
-    assert not by_kind(docs, "CronJob") and "TASKRAFT_BACKUP_TOKEN_FILE" not in _env(docs)
+    assert not by_kind(docs, "CronJob") and "TASKRAFT_RESTORE_FROM" not in _env(docs)
     proc = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, *ON], check=False)
     assert proc.returncode != 0 and "--reset-then-reuse-values" in proc.stderr, proc.stderr
     assert "backup.schedule" in proc.stderr

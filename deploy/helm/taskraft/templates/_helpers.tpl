@@ -94,6 +94,17 @@ backup-token
 {{- if and (include "taskraft.backupEnabled" .) (include "taskraft.authEnabled" .) }}true{{- end }}
 {{- end }}
 
+{{/* restore.fromBackup: the claim (rendered with tpl) and the file's path in it; empty when not set. */}}
+{{- define "taskraft.restoreClaim" -}}
+{{- with dig "fromBackup" "claimName" "" (.Values.restore | default dict) }}
+{{- tpl . $ }}
+{{- end }}
+{{- end }}
+
+{{- define "taskraft.restorePath" -}}
+{{- dig "fromBackup" "path" "" (.Values.restore | default dict) }}
+{{- end }}
+
 {{- define "taskraft.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "taskraft.fullname" .) .Values.serviceAccount.name }}
@@ -318,9 +329,9 @@ affinity:
 {{- if and .Values.auth.metricsToken .Values.metrics.serviceMonitor.enabled .Values.metrics.serviceMonitor.namespace (ne .Values.metrics.serviceMonitor.namespace .Release.Namespace) }}
 {{- $errors = append $errors (printf "auth.metricsToken: the ServiceMonitor reads the token from the Secret, which must be in its namespace; leave metrics.serviceMonitor.namespace empty (got %q)" .Values.metrics.serviceMonitor.namespace) }}
 {{- end }}
-{{- /* backup: an upgrade with --reuse-values from a chart before 0.3.0 brings values without this section
-     (that version's defaults), so every read of it here and in the templates copes with its absence, and
-     backups on with keys missing are refused with the way out. */}}
+{{- /* backup and restore: an upgrade with --reuse-values from a chart before 0.3.0 brings values without
+     these sections (that version's defaults), so every read of them here and in the templates copes with
+     their absence, and backups on with keys missing are refused with the way out. */}}
 {{- $b := .Values.backup | default dict }}
 {{- if $b.enabled }}
 {{- $missing := list }}
@@ -336,6 +347,17 @@ affinity:
 {{- $errors = append $errors (printf "backup.keep must be at least 1 (got %v): it is how many backup files stay" $b.keep) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- $claim := include "taskraft.restoreClaim" . }}
+{{- $path := include "taskraft.restorePath" . }}
+{{- if and $claim (not $path) }}
+{{- $errors = append $errors (printf "restore.fromBackup.claimName (%s) needs restore.fromBackup.path: the backup file's path inside that claim" $claim) }}
+{{- end }}
+{{- if and $path (not $claim) }}
+{{- $errors = append $errors (printf "restore.fromBackup.path (%s) needs restore.fromBackup.claimName: the claim that holds the file" $path) }}
+{{- end }}
+{{- if and $path (or (hasPrefix "/" $path) (has ".." (splitList "/" $path))) }}
+{{- $errors = append $errors (printf "restore.fromBackup.path must be a path inside the claim: relative, without .. (got %q)" $path) }}
 {{- end }}
 {{- with $errors }}
 {{- fail (printf "\n%s" (join "\n" .)) }}
