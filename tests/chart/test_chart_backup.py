@@ -315,6 +315,8 @@ def test_an_existing_claim_or_none(helm, tmp_path):
     [
         (("--set", "backup.keep=0"), "backup.keep"),
         (("--set", "backup.concurrencyPolicy=Sometimes"), "concurrencyPolicy"),
+        (("--set", "backup.alert.maxAge=2h1d"), "backup.alert.maxAge"),
+        (("--set", "backup.alert.maxAge=soon"), "backup.alert.maxAge"),
         (("--set", "backup.persistence.accessModes={ReadWriteSometimes}"), "accessModes"),
         (("--set", "backup.schedulee=@daily"), "schedulee"),
         (("--set", "auth.existingSecretBackupTokenKey="), "existingSecretBackupTokenKey"),

@@ -242,6 +242,16 @@ maxUnavailable: 1
 {{- printf "%s://%s:%v" (include "taskraft.scheme" .) (include "taskraft.serviceHost" .) .Values.service.port }}
 {{- end }}
 
+{{/* Seconds in a Prometheus duration of whole units ("26h", "1d12h", "90m"); call with the string. */}}
+{{- define "taskraft.durationSeconds" -}}
+{{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+[smhdw]" . -1 }}
+{{- $total = add $total (mul (atoi (regexFind "[0-9]+" .)) (get $units (regexFind "[smhdw]$" .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
 {{/* The pod-level fields every backup pod shares (the CronJob's and the claim check's): the same nodes, so
      a claim bound by the check is one the backups can mount. */}}
 {{- define "taskraft.backupPodCommon" -}}
@@ -335,7 +345,7 @@ affinity:
 {{- $b := .Values.backup | default dict }}
 {{- if $b.enabled }}
 {{- $missing := list }}
-{{- range $key := list "schedule" "keep" "suspend" "concurrencyPolicy" "successfulJobsHistoryLimit" "failedJobsHistoryLimit" "backoffLimit" "activeDeadlineSeconds" "persistence" "resources" }}
+{{- range $key := list "schedule" "keep" "suspend" "concurrencyPolicy" "successfulJobsHistoryLimit" "failedJobsHistoryLimit" "backoffLimit" "activeDeadlineSeconds" "persistence" "resources" "alert" }}
 {{- if not (hasKey $b $key) }}
 {{- $missing = append $missing (printf "backup.%s" $key) }}
 {{- end }}
@@ -343,6 +353,10 @@ affinity:
 {{- if $missing }}
 {{- $errors = append $errors (printf "backup.enabled, but the values have no %s: an upgrade with --reuse-values from a chart version before 0.3.0 keeps that version's values, which have none; upgrade with --reset-then-reuse-values, or give every value again" (join ", " $missing)) }}
 {{- else }}
+{{- $maxAge := toString (dig "maxAge" "" $b.alert) }}
+{{- if or (eq $maxAge "") (not (regexMatch "^([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$" $maxAge)) }}
+{{- $errors = append $errors (printf "backup.alert.maxAge must be a Prometheus duration of whole units, largest first, such as 26h or 1d12h (got %q)" $maxAge) }}
+{{- end }}
 {{- if lt (int $b.keep) 1 }}
 {{- $errors = append $errors (printf "backup.keep must be at least 1 (got %v): it is how many backup files stay" $b.keep) }}
 {{- end }}
