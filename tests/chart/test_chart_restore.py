@@ -3,6 +3,8 @@ file in TASKRAFT_RESTORE_FROM; both values or neither."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from .conftest import CHART, NAMESPACE, RELEASE, by_kind, one, render, run
@@ -83,3 +85,18 @@ def test_notes_say_the_release_starts_from_the_backup(helm, tmp_path):
     assert "starts from backup" not in _notes(helm, tmp_path / "plain")
     notes = _notes(helm, tmp_path / "restore", *RESTORE)
     assert f"starts from backup {FILE} of claim taskraft-backup" in notes
+
+
+def test_the_node_reads_the_rendered_restore_setting(helm, monkeypatch):
+    """The env the chart renders gives the real config loader the file to restore from."""
+    config = pytest.importorskip("taskraft.config", reason="the taskraft package is not installed")
+    if "restore_from" not in {f.name for f in dataclasses.fields(config.NodeConfig)}:
+        pytest.xfail("this taskraft package has no TASKRAFT_RESTORE_FROM yet")
+    for key, value in _env(render(helm, None, *RESTORE)).items():
+        monkeypatch.setenv(key, value)
+    for key, value in {"POD_NAME": f"{FULLNAME}-0", "TASKRAFT_NODE_ID": f"{FULLNAME}-0", "TASKRAFT_RAFT_SECRET": "x",
+                       "POD_NAMESPACE": NAMESPACE}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TASKRAFT_RAFT_SECRET_FILE")
+    monkeypatch.delenv("TASKRAFT_MYSQL_PASSWORD_FILE")
+    assert config.load_config().restore_from == f"/restore/{FILE}"
