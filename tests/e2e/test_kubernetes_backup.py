@@ -65,6 +65,10 @@ def _all_ready(ns: str, release: str) -> bool:
     return len(pods) == 3 and all(is_ready(p) for p in pods)
 
 
+def _restarts(pod) -> int:
+    return sum(s.restart_count for s in pod.status.container_statuses or [] if s.name == "taskraft")
+
+
 def _runs(ns: str) -> list:
     """The Jobs the CronJob made (not the claim check's)."""
     jobs = batch.list_namespaced_job(ns, label_selector=f"app.kubernetes.io/instance={SOURCE}").items
@@ -223,6 +227,10 @@ def test_a_new_release_starts_from_the_backup_on_every_member(ctx):
     http = Http(discovery, ns, read_admin_token(core, ns, f"{RESTORED}-auth"), RESTORED)
     ctx["restored"] = http
     for pod in _members(ns, RESTORED):
+        if _restarts(pod) == 0:  # a restarted container logs that it already holds Raft state instead
+            log = core.read_namespaced_pod_log(pod.metadata.name, ns, container="taskraft")
+            assert f"restore: loaded /restore/{ctx['backup']}" in log, pod.metadata.name
+    for pod in _members(ns, RESTORED):
         target = f"pod/{pod.metadata.name}"
         for task_id, title in ctx["tasks"].items():
             status, got = wait_for(
@@ -273,3 +281,8 @@ def test_a_member_that_loses_its_volumes_catches_up_instead_of_restoring(ctx):
     assert got["title"] == "after the restore"
     status, view = wait_for(answered(200, lambda: http.call("GET", f"pod/{name}", "/api/v1/cluster")), 60, "view")
     assert view["cluster_id"] == _cluster_id(ns, RESTORED)
+    rebuilt = next(p for p in _members(ns, RESTORED) if p.metadata.name == name)
+    if _restarts(rebuilt) == 0:
+        log = core.read_namespaced_pod_log(name, ns, container="taskraft")
+        assert "restore: skipped, the cluster record names cluster" in log, "the rebuilt member did not skip it"
+        assert "restore: loaded" not in log
