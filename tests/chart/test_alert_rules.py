@@ -105,3 +105,20 @@ def test_member_and_quorum_alerts_select_the_release(helm):
         assert f"floor(max(taskraft_raft_voters{SELECTOR}) / 2) + 1" in alert["expr"]
     # the same expression, but for the comparison: exactly a quorum ready, or fewer
     assert " == ((floor(" in at_risk["expr"] and " < ((floor(" in lost["expr"]
+
+
+def test_backup_alerts_only_with_backups_select_the_release_and_follow_max_age(helm):
+    assert not [r for r in _rules(helm) if r["alert"].startswith("TaskraftBackup")]
+    for max_age, seconds in (("26h", 93600), ("1d12h", 129600), ("90m", 5400), ("1w", 604800)):
+        rules = _rules(helm, None, "--set", "backup.enabled=true", "--set", f"backup.alert.maxAge={max_age}")
+        alerts = {r["alert"]: r for r in rules if r["alert"].startswith("TaskraftBackup")}
+        assert set(alerts) == {"TaskraftBackupTooOld", "TaskraftBackupNeverSucceeded"}
+        too_old, never = alerts["TaskraftBackupTooOld"], alerts["TaskraftBackupNeverSucceeded"]
+        assert too_old["expr"] == (
+            f"time() - max(taskraft_backup_last_success_timestamp_seconds{SELECTOR}) > {seconds}"
+        ), too_old["expr"]
+        assert never["expr"] == f"absent(taskraft_backup_last_success_timestamp_seconds{SELECTOR})"
+        assert (never["for"], too_old["for"]) == (max_age, "15m")
+        assert too_old["labels"] == never["labels"] == {"severity": "warning"}
+    rules = _rules(helm, None, "--set", "backup.enabled=true", "--set", "backup.alert.severity=critical")
+    assert {r["labels"]["severity"] for r in rules if r["alert"].startswith("TaskraftBackup")} == {"critical"}

@@ -408,7 +408,8 @@ def test_alerts_for_voting_and_foreign_traffic(helm):
 
 def test_secret_generated_or_existing(helm):
     secret = one(render(helm), "Secret")
-    assert set(secret["data"]) == {"mysql-root-password", "mysql-password", "raft-secret", "admin-token"}
+    keys = {"mysql-root-password", "mysql-password", "raft-secret", "admin-token", "backup-token"}
+    assert set(secret["data"]) == keys
     assert all(secret["data"].values())
     docs = render(helm, None, "--set", "auth.existingSecret=mine")
     assert not by_kind(docs, "Secret")
@@ -443,6 +444,10 @@ def test_dashboard_configmap(helm):
         "Errors by code",
         "Voting members",
         "Raft messages refused from another cluster",
+        "Time since the last backup",
+        "Backup size",
+        "Backup duration",
+        "Backups by outcome",
     ):
         assert needed in titles
     exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
@@ -458,6 +463,10 @@ def test_dashboard_configmap(helm):
         "taskraft_raft_can_vote",
         "taskraft_raft_vote_withheld",
         "taskraft_raft_foreign_messages_total",
+        "taskraft_backup_last_success_timestamp_seconds",
+        "taskraft_backup_size_bytes",
+        "taskraft_backup_duration_seconds",
+        "taskraft_backups_total",
     ):
         assert metric in exprs
     voting = [t["expr"] for p in dash["panels"] if p["title"] == "Voting members" for t in p["targets"]]

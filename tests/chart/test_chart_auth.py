@@ -138,7 +138,7 @@ def _render_chart(helm: str, chart: Path, *args: str) -> list[dict]:
 
 def test_an_upgrade_keeps_the_admin_token_and_the_checksums(helm, tmp_path):
     live = {"mysql-root-password": "root-pw", "mysql-password": "app-pw", "raft-secret": "r" * 48}
-    live["admin-token"] = "a" * 48
+    live["admin-token"], live["backup-token"] = "a" * 48, "b" * 48
     chart = _chart_with_live_secret(tmp_path, live)
     first, second = _render_chart(helm, chart), _render_chart(helm, chart, "--set", "replicaCount=5")
     for docs in (first, second):

@@ -508,7 +508,10 @@ def test_all_options_values_file(helm):
     assert [c["name"] for c in _pod(docs)["containers"]] == ["taskraft", "scratch-server"]
     assert "volumeClaimTemplates" in one(docs, "StatefulSet")["spec"]  # no existingClaim
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
-    assert "Egress" in one(docs, "NetworkPolicy")["spec"]["policyTypes"]
+    members, backups = sorted(by_kind(docs, "NetworkPolicy"), key=lambda d: d["metadata"]["name"])
+    assert members["metadata"]["name"] == FULLNAME and backups["metadata"]["name"] == f"{FULLNAME}-backup"
+    assert "Egress" in members["spec"]["policyTypes"] and "Egress" in backups["spec"]["policyTypes"]
+    assert one(docs, "CronJob")["spec"]["schedule"] == "30 2 * * *"
     assert app["envFrom"][-1] == {"configMapRef": {"name": f"{FULLNAME}-env"}}
     for doc in docs:
         assert doc["metadata"]["labels"]["team"] == "platform"

@@ -14,8 +14,8 @@ from .conftest import REPO, VARIANT_IDS, VARIANTS, by_kind, find_tool, render, r
 PROMTOOL_TESTS = Path(__file__).parent / "promtool"
 
 
-def _rules_file(helm: str, dest: Path, values=None) -> Path:
-    (rule,) = by_kind(render(helm, values), "PrometheusRule")
+def _rules_file(helm: str, dest: Path, values=None, *extra: str) -> Path:
+    (rule,) = by_kind(render(helm, values, *extra), "PrometheusRule")
     path = dest / "rules.yaml"
     path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}, sort_keys=False))
     return path
@@ -40,6 +40,10 @@ CHART_ALERTS = sorted(
 )
 
 
+# With backup.enabled (ci/all-options-values.yaml), in the same group.
+BACKUP_ALERTS = ["TaskraftBackupNeverSucceeded", "TaskraftBackupTooOld"]
+
+
 @pytest.mark.parametrize(
     "values",
     [v for v in VARIANTS if v is None or "monitoring-off" not in str(v)],
@@ -51,13 +55,16 @@ def test_promtool_check_rules(helm, tmp_path, values):
     proc = run([promtool, "check", "rules", str(rules)])
     groups = yaml.safe_load(rules.read_text())["groups"]
     assert f"SUCCESS: {sum(len(g['rules']) for g in groups)} rules found" in proc.stdout
-    assert sorted(r["alert"] for r in groups[0]["rules"]) == CHART_ALERTS
+    backups = values and (yaml.safe_load(Path(values).read_text()).get("backup") or {}).get("enabled")
+    expected = sorted(CHART_ALERTS + BACKUP_ALERTS) if backups else CHART_ALERTS
+    assert sorted(r["alert"] for r in groups[0]["rules"]) == expected
 
 
 def test_promtool_alert_unit_tests(helm, tmp_path):
-    """Each alert fires on a bad scenario and stays silent on a healthy one (promtool/alerts-test.yaml)."""
+    """Each alert fires on a bad scenario and stays silent on a healthy one (promtool/alerts-test.yaml), the
+    backup alerts included (rendered with backup.enabled)."""
     promtool = require_tool("promtool", install="scripts/install-chart-tools.sh (apt package prometheus)")
-    _rules_file(helm, tmp_path)
+    _rules_file(helm, tmp_path, None, "--set", "backup.enabled=true")
     test_file = tmp_path / "alerts-test.yaml"
     shutil.copy(PROMTOOL_TESTS / "alerts-test.yaml", test_file)
     run([promtool, "test", "rules", str(test_file)], cwd=tmp_path)
@@ -69,6 +76,7 @@ def test_promtool_alert_unit_tests(helm, tmp_path):
         for case in t["alert_rule_test"]:
             (fired if case["exp_alerts"] else silent).add(case["alertname"])
     assert fired == alerts and silent == alerts
+    assert set(BACKUP_ALERTS) <= alerts
 
 
 def test_hadolint_dockerfile():
@@ -95,6 +103,12 @@ CHECKOV_ACCEPTED = {
     # this release's pods, the record ConfigMap (plus create, which RBAC cannot limit by name) and a get
     # on this release's StatefulSet.
     ("CKV_K8S_38", "StatefulSet"): "token needed for the leader pod label and the cluster record (narrow Role)",
+    # The backup CronJob and the Job that binds and checks its claim: the same CPU-limit policy. The CLI reads
+    # its token from TASKRAFT_TOKEN only: a secretKeyRef (never a value in the manifest), read anew by the pod
+    # of each run, so nothing to rotate in place.
+    ("CKV_K8S_11", "CronJob"): "same CPU-limit policy as the members",
+    ("CKV_K8S_11", "Job"): "same CPU-limit policy as the members",
+    ("CKV_K8S_35", "CronJob"): "taskraft backup reads its token from TASKRAFT_TOKEN (a secretKeyRef)",
     # A run-to-completion test pod serves nothing, so there is nothing to probe.
     ("CKV_K8S_8", "Pod"): "helm test pod runs to completion; no server to probe",
     ("CKV_K8S_9", "Pod"): "helm test pod runs to completion; no server to probe",

@@ -69,6 +69,42 @@ admin-token
 /etc/taskraft/secret/admin-token
 {{- end }}
 
+{{/* Key of the backup-only token in that Secret: `backup-token` in the generated one,
+     auth.existingSecretBackupTokenKey in yours. */}}
+{{- define "taskraft.backupTokenKey" -}}
+{{- if .Values.auth.existingSecret }}
+{{- .Values.auth.existingSecretBackupTokenKey | default "backup-token" }}
+{{- else -}}
+backup-token
+{{- end }}
+{{- end }}
+
+{{/* Where the taskraft container reads the backup-only token (TASKRAFT_BACKUP_TOKEN_FILE). */}}
+{{- define "taskraft.backupTokenFile" -}}
+/etc/taskraft/secret/backup-token
+{{- end }}
+
+{{/* Whether backups are on (false when values from a chart without the section lack it). */}}
+{{- define "taskraft.backupEnabled" -}}
+{{- if (.Values.backup | default dict).enabled }}true{{- end }}
+{{- end }}
+
+{{/* Whether the members accept the backup token: backups on, and tokens required. */}}
+{{- define "taskraft.backupToken" -}}
+{{- if and (include "taskraft.backupEnabled" .) (include "taskraft.authEnabled" .) }}true{{- end }}
+{{- end }}
+
+{{/* restore.fromBackup: the claim (rendered with tpl) and the file's path in it; empty when not set. */}}
+{{- define "taskraft.restoreClaim" -}}
+{{- with dig "fromBackup" "claimName" "" (.Values.restore | default dict) }}
+{{- tpl . $ }}
+{{- end }}
+{{- end }}
+
+{{- define "taskraft.restorePath" -}}
+{{- dig "fromBackup" "path" "" (.Values.restore | default dict) }}
+{{- end }}
+
 {{- define "taskraft.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "taskraft.fullname" .) .Values.serviceAccount.name }}
@@ -173,6 +209,76 @@ maxUnavailable: 1
 {{- printf "job=\"%s\", namespace=\"%s\"" (include "taskraft.headlessName" .) .Release.Namespace }}
 {{- end }}
 
+{{/* The backup CronJob, its claim and the Job that binds and checks that claim: <fullname>-backup[-...]. */}}
+{{- define "taskraft.backupName" -}}
+{{- printf "%s-backup" (include "taskraft.fullname" .) }}
+{{- end }}
+
+{{/* The claim the backup files go to: backup.persistence.existingClaim, else the chart's. */}}
+{{- define "taskraft.backupClaimName" -}}
+{{- with .Values.backup.persistence.existingClaim }}
+{{- tpl . $ }}
+{{- else }}
+{{- include "taskraft.backupName" . }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of the backup Jobs and their pods. Not the members' selector labels (app.kubernetes.io/name differs):
+     the StatefulSet, the Services (and so the ServiceMonitor), the PodDisruptionBudget and the NetworkPolicy
+     must not take a backup pod for a member. <fullname>-client lets it through a NetworkPolicy that keeps
+     the HTTP port to clients (networkPolicy.http.allowExternal=false). */}}
+{{- define "taskraft.backupPodLabels" -}}
+{{- $own := dict "app.kubernetes.io/name" (printf "%s-backup" (include "taskraft.name" .) | trunc 63 | trimSuffix "-") }}
+{{- $_ := set $own "app.kubernetes.io/instance" .Release.Name }}
+{{- $_ = set $own "app.kubernetes.io/component" "backup" }}
+{{- $_ = set $own "app.kubernetes.io/part-of" "taskraft" }}
+{{- $_ = set $own "app.kubernetes.io/managed-by" .Release.Service }}
+{{- $_ = set $own (printf "%s-client" (include "taskraft.fullname" .)) "true" }}
+{{- toYaml (merge $own (deepCopy (default dict .Values.backup.podLabels)) (deepCopy .Values.commonLabels)) }}
+{{- end }}
+
+{{/* The client Service's URL, under the name the certificate holds: what the backup Job calls. */}}
+{{- define "taskraft.clientUrl" -}}
+{{- printf "%s://%s:%v" (include "taskraft.scheme" .) (include "taskraft.serviceHost" .) .Values.service.port }}
+{{- end }}
+
+{{/* Seconds in a Prometheus duration of whole units ("26h", "1d12h", "90m"); call with the string. */}}
+{{- define "taskraft.durationSeconds" -}}
+{{- $units := dict "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 }}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+[smhdw]" . -1 }}
+{{- $total = add $total (mul (atoi (regexFind "[0-9]+" .)) (get $units (regexFind "[smhdw]$" .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/* The pod-level fields every backup pod shares (the CronJob's and the claim check's): the same nodes, so
+     a claim bound by the check is one the backups can mount. */}}
+{{- define "taskraft.backupPodCommon" -}}
+{{- $b := .Values.backup -}}
+restartPolicy: Never
+automountServiceAccountToken: false
+enableServiceLinks: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml (default .Values.podSecurityContext $b.podSecurityContext) | nindent 2 }}
+{{- with $b.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $b.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $b.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{/* Checks that the JSON schema cannot express, and a second guard for the ones it does. Every error is
      collected first, so one run names them all. */}}
 {{- define "taskraft.validate" -}}
@@ -232,6 +338,40 @@ maxUnavailable: 1
 {{- end }}
 {{- if and .Values.auth.metricsToken .Values.metrics.serviceMonitor.enabled .Values.metrics.serviceMonitor.namespace (ne .Values.metrics.serviceMonitor.namespace .Release.Namespace) }}
 {{- $errors = append $errors (printf "auth.metricsToken: the ServiceMonitor reads the token from the Secret, which must be in its namespace; leave metrics.serviceMonitor.namespace empty (got %q)" .Values.metrics.serviceMonitor.namespace) }}
+{{- end }}
+{{- /* backup and restore: an upgrade with --reuse-values from a chart before 0.3.0 brings values without
+     these sections (that version's defaults), so every read of them here and in the templates copes with
+     their absence, and backups on with keys missing are refused with the way out. */}}
+{{- $b := .Values.backup | default dict }}
+{{- if $b.enabled }}
+{{- $missing := list }}
+{{- range $key := list "schedule" "keep" "suspend" "concurrencyPolicy" "successfulJobsHistoryLimit" "failedJobsHistoryLimit" "backoffLimit" "activeDeadlineSeconds" "persistence" "resources" "alert" }}
+{{- if not (hasKey $b $key) }}
+{{- $missing = append $missing (printf "backup.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if $missing }}
+{{- $errors = append $errors (printf "backup.enabled, but the values have no %s: an upgrade with --reuse-values from a chart version before 0.3.0 keeps that version's values, which have none; upgrade with --reset-then-reuse-values, or give every value again" (join ", " $missing)) }}
+{{- else }}
+{{- $maxAge := toString (dig "maxAge" "" $b.alert) }}
+{{- if or (eq $maxAge "") (not (regexMatch "^([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$" $maxAge)) }}
+{{- $errors = append $errors (printf "backup.alert.maxAge must be a Prometheus duration of whole units, largest first, such as 26h or 1d12h (got %q)" $maxAge) }}
+{{- end }}
+{{- if lt (int $b.keep) 1 }}
+{{- $errors = append $errors (printf "backup.keep must be at least 1 (got %v): it is how many backup files stay" $b.keep) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $claim := include "taskraft.restoreClaim" . }}
+{{- $path := include "taskraft.restorePath" . }}
+{{- if and $claim (not $path) }}
+{{- $errors = append $errors (printf "restore.fromBackup.claimName (%s) needs restore.fromBackup.path: the backup file's path inside that claim" $claim) }}
+{{- end }}
+{{- if and $path (not $claim) }}
+{{- $errors = append $errors (printf "restore.fromBackup.path (%s) needs restore.fromBackup.claimName: the claim that holds the file" $path) }}
+{{- end }}
+{{- if and $path (or (hasPrefix "/" $path) (has ".." (splitList "/" $path))) }}
+{{- $errors = append $errors (printf "restore.fromBackup.path must be a path inside the claim: relative, without .. (got %q)" $path) }}
 {{- end }}
 {{- with $errors }}
 {{- fail (printf "\n%s" (join "\n" .)) }}
