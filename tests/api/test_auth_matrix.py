@@ -1,5 +1,5 @@
 """Every /api/v1 route x every credential, against one real 3-node cluster: no token, a bogus one, an
-expired one, a revoked one, a disabled user's, and a viewer's, an editor's and an admin's. The requests go
+expired one, a revoked one, a disabled user's, and a viewer's, an editor's, an admin's and a backup user's. The requests go
 round the three nodes, so each node judges tokens from its own replicated tables."""
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ def setup(tmp_path_factory):
         assert r.status_code < 300, r.text
         return r.json()
 
-    for name, role in (("vera", "viewer"), ("ed", "editor"), ("ada", "admin"), ("gone", "editor")):
+    for name, role in (("vera", "viewer"), ("ed", "editor"), ("ada", "admin"), ("gone", "editor"), ("bak", "backup")):
         call("POST", "/api/v1/users", json={"username": name, "role": role, "email": f"{name}@example.org"})
     tokens = {
         role: call("POST", "/api/v1/tokens", json={"username": name, "name": "t"})["token"]
-        for name, role in (("vera", "viewer"), ("ed", "editor"), ("ada", "admin"))
+        for name, role in (("vera", "viewer"), ("ed", "editor"), ("ada", "admin"), ("bak", "backup"))
     }
     tokens["disabled"] = call("POST", "/api/v1/tokens", json={"username": "gone", "name": "t"})["token"]
     revoked = call("POST", "/api/v1/tokens", json={"username": "ed", "name": "old"})
@@ -89,6 +89,7 @@ def _routes(call, task):
         ("POST", "/api/v1/tokens", {"username": "vera", "name": "m"}, "admin"),
         ("DELETE", "/api/v1/tokens/t-nonexistent", None, "admin"),
         ("GET", "/api/v1/whoami", None, "viewer"),
+        ("GET", "/api/v1/backup?consistency=local", None, "admin"),
         ("GET", "/api/v1/no-such-route", None, "viewer"),
     ]
 
@@ -97,7 +98,7 @@ def test_every_route_with_every_credential(setup):
     cluster, tokens, task, call = setup
     checked = 0
     for n, (method, path, body, needed) in enumerate(_routes(call, task)):
-        for credential in (*REFUSED, "viewer", "editor", "admin"):
+        for credential in (*REFUSED, "viewer", "editor", "admin", "backup"):
             url = cluster.urls[(n + checked) % len(cluster.urls)]
             p = path() if callable(path) else path
             b = body() if callable(body) else body
@@ -109,13 +110,16 @@ def test_every_route_with_every_credential(setup):
             if credential in REFUSED:
                 assert r.status_code == 401 and error["code"] == "unauthenticated", what
                 assert r.headers["WWW-Authenticate"].startswith("Bearer"), what
+            elif credential == "backup":  # backups (and whoami), nothing else
+                allowed = p.startswith(("/api/v1/backup", "/api/v1/whoami"))
+                assert (r.status_code not in (401, 403)) if allowed else (r.status_code == 403), what
             elif RANK[credential] < RANK[needed]:
                 assert r.status_code == 403 and error["code"] == "forbidden", what
                 assert needed in error["message"], what
             else:
                 assert r.status_code not in (401, 403), what
             checked += 1
-    assert checked == len(_routes(call, task)) * 8
+    assert checked == len(_routes(call, task)) * 9
 
 
 def test_open_paths_need_no_token(setup):
