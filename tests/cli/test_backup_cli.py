@@ -90,3 +90,27 @@ def test_backup_needs_one_destination():
     assert neither.returncode != 0 and "give exactly one of --out FILE and --out-dir DIR" in neither.stderr
     keep = run("backup", "--url", "http://127.0.0.1:1", "--out", "x", "--keep", "2")
     assert keep.returncode != 0 and "--keep goes with --out-dir" in keep.stderr
+
+
+def test_keep_deletes_the_oldest_by_time_then_index(tmp_path):
+    from taskraft.cli_backup import prune
+
+    names = [
+        "taskraft-20261130T100000Z-i10.backup",
+        "taskraft-20261130T100000Z-i9.backup",  # same second, lower index: older, though it sorts after as text
+        "taskraft-20261129T235959Z-i99.backup",
+        "taskraft-20261130T100001Z-i11.backup",
+        "notes.txt",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    removed = prune(str(tmp_path), 2)
+    assert sorted(p.rsplit("/", 1)[-1] for p in removed) == [
+        "taskraft-20261129T235959Z-i99.backup",
+        "taskraft-20261130T100000Z-i9.backup",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.txt",
+        "taskraft-20261130T100000Z-i10.backup",
+        "taskraft-20261130T100001Z-i11.backup",
+    ]

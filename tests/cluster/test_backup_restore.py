@@ -19,7 +19,7 @@ from taskraft.state import backup_format as fmt
 
 from ..cli.run import run
 from ..conftest import dump_logs
-from ..helpers import TEST_ADMIN_TOKEN, free_port_base, node_db, wait_until
+from ..helpers import TEST_ADMIN_TOKEN, free_port_base, node_db, wait_converged, wait_until
 from ..state.test_backup_tables import view_at
 
 H = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
@@ -126,8 +126,42 @@ def test_a_backup_taken_under_writes_restores_every_acknowledged_task_on_every_n
         restored.start_node(0)
         restored.wait_ready(120, nodes=[0])
         wait_until(lambda: new.json()["id"] in tasks_on(restored, 0), 60, message="the new task on node-0")
+        survives_faults(restored, info.applied_index)
     finally:
         restored.stop()
+
+
+def survives_faults(restored: LocalCluster, base: int) -> None:
+    """Past the restored base: a SIGKILLed leader under writes loses no acknowledged write, and a member that
+    loses its disk is caught up by the leader (a dump for the snapshot at the base), not restored again."""
+    writer = Writer(restored.urls)
+    writer.start()
+    try:
+        wait_until(lambda: len(writer.acked) >= 10, 60, message="writes to the restored cluster")
+        leader = restored.wait_leader(30)
+        restored.kill_node(leader)
+        count = len(writer.acked)
+        wait_until(lambda: len(writer.acked) >= count + 10, 60, message="writes after the leader's SIGKILL")
+        restored.start_node(leader)
+        wiped = next(i for i in range(3) if i != restored.wait_leader(30))
+        restored.wipe_node(wiped)
+        wait_until(lambda: len(writer.acked) >= count + 20, 60, message="writes while a member is rebuilt")
+    finally:
+        writer.stop.set()
+        writer.join(15)
+    sums = wait_converged(restored, [0, 1, 2], timeout=120)
+    assert sums
+    for i in range(3):
+        on_node = tasks_on(restored, i)
+        assert all(task_id in on_node for _at, task_id, _key, _title in writer.acked), f"node-{i} lost a write"
+    log = restored.nodes[wiped].log_path.read_text()
+    assert "restore: skipped, the cluster record names cluster" in log
+
+    def caught_up():
+        view = requests.get(restored.urls[wiped] + "/api/v1/cluster", headers=H, timeout=5).json()
+        return view["last_applied"] > base and view["voting"]["can_vote"]
+
+    wait_until(caught_up, 60, message="the wiped member caught up and voting again")
 
 
 def test_the_restored_tables_equal_the_source_at_the_backup_index(cluster, tmp_path):
