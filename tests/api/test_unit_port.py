@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pymysql
@@ -44,6 +45,7 @@ def test_the_port_is_small():
             "auth_epoch",
             "list_users",
             "list_tokens",
+            "backup",
         ]
     )
 
@@ -121,7 +123,12 @@ def _node(started: bool = True, diverged: str | None = None):
     return SimpleNamespace(
         started=started,
         cfg=SimpleNamespace(
-            node_id="node-7", raft_advertise="10.0.0.7:8180", request_timeout=2.5, tls_ca_file=None, raft_secret=None
+            node_id="node-7",
+            raft_advertise="10.0.0.7:8180",
+            request_timeout=2.5,
+            tls_ca_file=None,
+            raft_secret=None,
+            data_dir=Path("/nonexistent/taskraft-unit-port"),  # no backup record there: none served yet
         ),
         proposer=proposer,
         write=proposer.write,
