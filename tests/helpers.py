@@ -102,6 +102,17 @@ def node_db(cluster, i: int):
     )
 
 
+def task_titles(cluster, i: int) -> dict[int, str]:
+    """Node i's tasks (id -> title), straight from its database."""
+    conn = node_db(cluster, i)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT task_id, title FROM tasks")
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
 def checksums(cluster, i: int) -> dict:
     from taskraft.state import queries
 

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from ..helpers import Writers, node_db, post_task, wait_converged, wait_until
+from ..helpers import Writers, post_task, task_titles, wait_converged, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -27,20 +27,10 @@ def _write(c, i: int, prefix: str, count: int) -> dict[int, str]:
     return acked
 
 
-def _titles(c, i: int) -> dict[int, str]:
-    conn = node_db(c, i)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT task_id, title FROM tasks")
-            return dict(cur.fetchall())
-    finally:
-        conn.close()
-
-
 def _assert_all_there(c, acked: dict[int, str], nodes=(0, 1, 2)) -> None:
     """Every acknowledged write, with its own title, on every node and through the API."""
     for i in nodes:
-        wait_until(lambda i=i: acked.items() <= _titles(c, i).items(), 60, message=f"acked writes on node-{i}")
+        wait_until(lambda i=i: acked.items() <= task_titles(c, i).items(), 60, message=f"acked writes on node-{i}")
     for task_id, title in acked.items():
         r = requests.get(f"{c.urls[nodes[0]]}/api/v1/tasks/{task_id}", timeout=10)
         assert r.status_code == 200 and r.json()["title"] == title, (task_id, title, r.text)
@@ -100,7 +90,7 @@ def test_two_empty_nodes_found_no_new_cluster_while_the_third_is_down(fresh_clus
     for i in empty:
         view = c.cluster_view(i)
         assert view["voting"] == {"can_vote": False, "reason": "catching up after a lost Raft state"}, view
-        assert _titles(c, i) == {}
+        assert task_titles(c, i) == {}
     c.start_node(a)
     _heal_and_check(c, acked)
 

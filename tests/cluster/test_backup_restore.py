@@ -18,8 +18,8 @@ from taskraft.localcluster.cluster import LocalCluster
 from taskraft.state import backup_format as fmt
 
 from ..cli.run import run
-from ..conftest import dump_logs
-from ..helpers import TEST_ADMIN_TOKEN, free_port_base, node_db, wait_converged, wait_until
+from ..conftest import start_cluster
+from ..helpers import TEST_ADMIN_TOKEN, node_db, task_titles, wait_converged, wait_until
 from ..state.test_backup_tables import view_at
 
 H = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
@@ -60,25 +60,8 @@ def start_restored(tmp_path, backup) -> LocalCluster:
     prepared = run("restore", str(backup), "--data-dir", str(target))
     assert prepared.returncode == 0, prepared.stderr
     assert "next: taskraft cluster up --data-dir" in prepared.stdout
-    restored = LocalCluster(target, nodes=3, port_base=free_port_base())
-    try:
-        restored.start(wait=180)
-        restored.wait_leader(30)
-    except BaseException:
-        dump_logs(restored)
-        restored.stop()
-        raise
+    restored = start_cluster(target)
     return restored
-
-
-def tasks_on(cluster, i: int) -> dict[int, str]:
-    conn = node_db(cluster, i)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT task_id, title FROM tasks")
-            return dict(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def test_a_backup_taken_under_writes_restores_every_acknowledged_task_on_every_node(cluster, tmp_path):
@@ -106,7 +89,7 @@ def test_a_backup_taken_under_writes_restores_every_acknowledged_task_on_every_n
     restored = start_restored(tmp_path, backup)
     try:
         for i in range(3):  # every node, from its own database
-            on_node = tasks_on(restored, i)
+            on_node = task_titles(restored, i)
             assert len(on_node) == info.tasks
             assert {task_id: title for task_id, _key, title in before}.items() <= on_node.items()
         view = requests.get(restored.urls[0] + "/api/v1/cluster", headers=H, timeout=5).json()
@@ -125,7 +108,7 @@ def test_a_backup_taken_under_writes_restores_every_acknowledged_task_on_every_n
         restored.stop_node(0)
         restored.start_node(0)
         restored.wait_ready(120, nodes=[0])
-        wait_until(lambda: new.json()["id"] in tasks_on(restored, 0), 60, message="the new task on node-0")
+        wait_until(lambda: new.json()["id"] in task_titles(restored, 0), 60, message="the new task on node-0")
         survives_faults(restored, info.applied_index)
     finally:
         restored.stop()
@@ -152,7 +135,7 @@ def survives_faults(restored: LocalCluster, base: int) -> None:
     sums = wait_converged(restored, [0, 1, 2], timeout=120)
     assert sums
     for i in range(3):
-        on_node = tasks_on(restored, i)
+        on_node = task_titles(restored, i)
         assert all(task_id in on_node for _at, task_id, _key, _title in writer.acked), f"node-{i} lost a write"
     log = restored.nodes[wiped].log_path.read_text()
     assert "restore: skipped, the cluster record names cluster" in log
