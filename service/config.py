@@ -17,6 +17,9 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the node refuses to start."""
 
 
+READ_MODES = ("read_index", "log")
+
+
 @dataclass(frozen=True)
 class RaftTimings:
     """PySyncObj periods, tuned for a LAN (see docs/architecture.md)."""
@@ -43,6 +46,9 @@ class RaftTimings:
     compaction_keep_entries: int = 5000
     eager_append: bool = True  # send new entries / commit index at once, not at the next heartbeat
     max_entries_in_flight: int = 2  # group commit: ops wait (and share an entry) beyond this many
+    # Linearizable reads: "read_index" (a heartbeat round confirms the leader's commit index; no log
+    # write, consensus/read_index.py) or "log" (a barrier entry through the log, consensus/proposals.py).
+    read_mode: str = "read_index"
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,10 @@ class NodeConfig:
             raise ConfigError(f"invalid HTTP port {self.http_port}")
         if self.request_timeout <= 0:
             raise ConfigError("request timeout must be positive")
+        if self.timings.read_mode not in READ_MODES:
+            raise ConfigError(
+                f"TASKRAFT_READ_MODE must be one of {', '.join(READ_MODES)}, got {self.timings.read_mode!r}"
+            )
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("TLS needs both TASKRAFT_TLS_CERT_FILE and TASKRAFT_TLS_KEY_FILE")
         for path in (self.tls_cert_file, self.tls_key_file, self.tls_ca_file):
@@ -281,7 +291,7 @@ def load_config(overrides: dict | None = None) -> NodeConfig:
         mysql = replace(mysql, password=Path(mysql_password_file).read_text().strip())
 
     timings = RaftTimings()
-    timing_overrides = {}
+    timing_overrides: dict[str, Any] = {}
     for fld in RaftTimings.__dataclass_fields__:
         raw = _env(fld.upper())
         if raw is not None:

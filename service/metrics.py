@@ -34,6 +34,9 @@ RAFT_FOREIGN_MESSAGES = Counter(
     "taskraft_raft_foreign_messages", "Raft messages refused because the sender holds another cluster id", ["peer"]
 )
 RAFT_VOTERS = Gauge("taskraft_raft_voters", "Voters in the newest configuration in this node's log")
+READ_INDEX_ROUNDS = Counter(
+    "taskraft_read_index_rounds", "Read-index rounds this node led, by outcome (confirmed or failed)", ["outcome"]
+)
 RAFT_LEARNERS = Gauge("taskraft_raft_learners", "Learners (members still catching up) in that configuration")
 CLUSTER_VIEW_GATHERINGS = Counter(
     "taskraft_cluster_view_gatherings",

@@ -18,6 +18,7 @@ from .config import NodeConfig
 from .consensus.cluster_record import FileRecord, open_record
 from .consensus.proposals import EntryBatcher, Proposer, ReadBarrier, Unavailable
 from .consensus.raft import RaftNode, RaftRunner
+from .consensus.read_index import ReadIndex
 from .state import queries, recorded
 from .state.applier import Applier
 from .state.db import TRANSIENT_ERRORS, connect, read_pool, wait_for_database
@@ -44,7 +45,7 @@ class TaskraftNode:
     raft: RaftNode
     pool: PooledDB
     proposer: Proposer
-    barrier: ReadBarrier
+    barrier: ReadBarrier | ReadIndex
 
     def __init__(self, cfg: NodeConfig):
         self.cfg = cfg
@@ -91,7 +92,8 @@ class TaskraftNode:
             recorded.reader(self.pool),
             EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight),
         )
-        self.barrier = ReadBarrier(self.raft, self.applier.progress)
+        log_reads = cfg.timings.read_mode == "log"
+        self.barrier = ReadBarrier(self.raft, self.applier.progress) if log_reads else self.raft.reads
         self.formation = Formation(self, record).start()
         self.started = True
         threading.Thread(target=self._register, name="taskraft-register", daemon=True).start()

@@ -22,14 +22,16 @@ from ..config import NodeConfig
 from ..state.applier import Applier
 from .elections import Elections, election_timeout_range
 from .handoff import Handoff
-from .identity import REPORT, WITHHELD_REASONS, Identity, PeerReport, raft_state_lost
+from .identity import REPORT, Identity, PeerReport, raft_state_lost
 from .links import Links
 from .membership import Configuration
 from .pysyncobj_bridge import RaftCore, SyncObjConf
+from .read_index import MESSAGES as READ_MESSAGES
+from .read_index import ReadIndex
 from .reconfigure import Reconfiguration
 from .replication import Replication, applied_entry_conflict
 from .snapshot_hooks import SnapshotHooks, finish_interrupted_compaction
-from .status import ROLES, RaftStatus, status_from_pysyncobj
+from .status import RaftStatus, publish_metrics, status_from_pysyncobj
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class RaftNode:
         self._contacts: dict[str, float | None] = {}
         self._leader_changes = 0
         self._last_leader: str | None = None
+        self._handed_over = 0  # the last index given to the applier
         self._actions: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._logged: dict[tuple, float] = {}
         self.diverged: str | None = None  # set once: this node stops taking part and is rebuilt (node.py)
@@ -103,6 +106,10 @@ class RaftNode:
         self.reconfig = Reconfiguration(self.core, journal.configs, seed, cfg.node_id)
         journal.on_config_change = self._configuration_changed
         self._configuration_changed()
+        voters = lambda: self.reconfig.current.voters  # noqa: E731
+        self.reads = ReadIndex(
+            self.core, applier.progress, cfg.raft_advertise, voters, self._may_vouch, self.run_on_tick, self.wake
+        )
         for peer in cfg.other_peers:  # every series exists from the start, so increase() sees the first refusal
             metrics.RAFT_FOREIGN_MESSAGES.labels(peer=peer)
 
@@ -144,6 +151,7 @@ class RaftNode:
             if cluster_id:
                 self.identity.adopt(cluster_id)
         self._applier.enqueue_entry(index, term, command)
+        self._handed_over = index
 
     def admit(self, peer: str, message: dict) -> bool:
         kind = message.get("type")
@@ -174,6 +182,9 @@ class RaftNode:
             self._check_applied_entries(message)
         if self.diverged is not None:
             return False
+        if kind in READ_MESSAGES:
+            self.reads.on_message(peer, message)
+            return False
         if kind == "apply_command" and self.handoff.holding_writes():
             return False  # a hand-off is under way; the sender proposes it again to the next leader
         if identity.amnesiac:
@@ -201,6 +212,9 @@ class RaftNode:
             if self.core.raftCurrentTerm < floor:  # as if voted in it: no second vote in a term we may have voted in
                 self.core.set_term(floor, self.identity.self_id)
         return True
+
+    def _may_vouch(self) -> bool:  # for a term, in read-index rounds (read_index.py)
+        return not self.identity.amnesiac and self.diverged is None
 
     def hold_commands(self) -> bool:
         return self.handoff.holding_writes()
@@ -307,7 +321,18 @@ class RaftNode:
                 action()
             except Exception:
                 log.exception("action on the Raft thread failed")
+        self._hand_over_no_ops()
+        self.reads.on_tick()
         self._publish(core.getStatus())
+
+    def _hand_over_no_ops(self) -> None:
+        """PySyncObj applies its no-op entries (one per election) without calling apply_entry: the applier gets them
+        as barriers, so its applied index reaches a read index that is a no-op's (read_index.py). A snapshot install
+        also moves raftLastApplied, after its install reached the applier's queue (snapshot_hooks.deserialize)."""
+        last = self.core.raftLastApplied
+        if last > self._handed_over:
+            self._applier.enqueue_entry(last, self.core.entry_term(last) or 0, c.BARRIER)
+            self._handed_over = last
 
     def _publish(self, raw: dict) -> None:
         leader = raw.get("leader")
@@ -330,30 +355,13 @@ class RaftNode:
         )
         # Kept beside the status, not in it: the time since each peer answered changes every tick, and
         # the status (and the metrics set from it) is republished only when something else changes.
-        self._contacts = self._last_contacts()
+        core = self.core
+        self._contacts = {peer: core.last_contact(peer) for peer in core.peers()} if core.is_leader() else {}
         if status.role != self._status.role or status.term != self._status.term:
             log.info("raft: %s at term %d (leader %s)", status.role, status.term, status.leader)
         if status != self._status:
             self._status = status
-            _publish_metrics(status)
-
-    def _last_contacts(self) -> dict[str, float | None]:
-        core = self.core
-        return {peer: core.last_contact(peer) for peer in core.peers()} if core.is_leader() else {}
-
-
-def _publish_metrics(status: RaftStatus) -> None:
-    metrics.RAFT_TERM.set(status.term)
-    metrics.RAFT_COMMIT_INDEX.set(status.commit_index)
-    for role in ROLES.values():
-        metrics.RAFT_STATE.labels(state=role).set(1 if status.role == role else 0)
-    metrics.RAFT_IS_LEADER.set(1 if status.is_leader else 0)
-    metrics.RAFT_PEERS_CONNECTED.set(status.peers_connected)
-    metrics.RAFT_CAN_VOTE.set(1 if status.can_vote else 0)
-    metrics.RAFT_VOTERS.set(len(status.voters))
-    metrics.RAFT_LEARNERS.set(len(status.learners))
-    for reason in WITHHELD_REASONS:
-        metrics.RAFT_VOTE_WITHHELD.labels(reason=reason).set(1 if status.vote_withheld == reason else 0)
+            publish_metrics(status)
 
 
 class RaftRunner:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import metrics
+from .identity import WITHHELD_REASONS
 from .membership import Configuration
 
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
@@ -77,3 +79,18 @@ def status_from_pysyncobj(
         voters=tuple(sorted(configuration.voters)) if configuration is not None else (self_address, *peers),
         learners=tuple(sorted(configuration.learners)) if configuration is not None else (),
     )
+
+
+def publish_metrics(status: RaftStatus) -> None:
+    """Set the Raft gauges from a newly published status."""
+    metrics.RAFT_TERM.set(status.term)
+    metrics.RAFT_COMMIT_INDEX.set(status.commit_index)
+    for role in ROLES.values():
+        metrics.RAFT_STATE.labels(state=role).set(1 if status.role == role else 0)
+    metrics.RAFT_IS_LEADER.set(1 if status.is_leader else 0)
+    metrics.RAFT_PEERS_CONNECTED.set(status.peers_connected)
+    metrics.RAFT_CAN_VOTE.set(1 if status.can_vote else 0)
+    metrics.RAFT_VOTERS.set(len(status.voters))
+    metrics.RAFT_LEARNERS.set(len(status.learners))
+    for reason in WITHHELD_REASONS:
+        metrics.RAFT_VOTE_WITHHELD.labels(reason=reason).set(1 if status.vote_withheld == reason else 0)
