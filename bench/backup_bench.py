@@ -243,6 +243,7 @@ def run(bench, system: Taskraft, workdir: Path) -> None:
                 p99=w["p99_ms"],
                 errors=w["errors"],
                 cpu=c,
+                acked=w["ops"],
                 settings=settings,
                 ops=w["ops"],
                 seconds=w["seconds"],

@@ -62,12 +62,29 @@ def etcd_put_body(c: int, n: int) -> bytes:
     ).encode()
 
 
-def etcd_range_body(c: int, n: int, serializable: bool) -> bytes:
-    key = f"bench/{c % 16:03d}/{n % 50:07d}".encode()[:16].ljust(16, b"_")
-    body = {"key": base64.b64encode(key).decode()}
+def etcd_range_body(key: bytes, serializable: bool) -> bytes:
+    """A range request for one key: linearizable (etcd's default) unless `serializable`."""
+    body: dict = {"key": base64.b64encode(key).decode()}
     if serializable:
         body["serializable"] = True
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def load_read_keys(path: str, kind: str) -> list[str]:
+    """The keys reads draw from, one a line: task ids (taskraft, galera) or etcd keys (text, sent base64).
+    Raises ValueError with the reason when the file is empty or a line is not a task id."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            keys = [line.strip() for line in f if line.strip()]
+    except OSError as exc:
+        raise ValueError(f"--read-keys {path}: {exc.strerror}") from None
+    if not keys:
+        raise ValueError(f"--read-keys {path}: no keys in the file")
+    if kind != "etcd":
+        bad = next((k for k in keys if not k.isdigit() or int(k) < 1), None)
+        if bad is not None:
+            raise ValueError(f"--read-keys {path}: {bad!r} is not a task id (a positive integer)")
+    return keys
 
 
 # The API token ($TASKRAFT_TOKEN; bench/suite.py passes the local cluster's admin token), sent on every request.
@@ -78,19 +95,27 @@ AUTH_LINE = b"Authorization: Bearer %s\r\n" % TOKEN.encode() if TOKEN else b""
 class Workload:
     """What one request is: method, path, body and the status that counts as success."""
 
-    def __init__(self, kind: str, op: str, consistency: str, read_ids: tuple[int, int]):
+    def __init__(self, kind: str, op: str, consistency: str, read_ids: tuple[int, int], keys: list[str] | None = None):
         self.kind, self.op, self.consistency, self.read_ids = kind, op, consistency, read_ids
+        self.keys = keys  # reads draw uniformly from these when given (else task ids from read_ids)
+        self.etcd_keys = [k.encode() for k in keys] if keys and kind == "etcd" else None
         self.rng = random.Random(os.getpid())
 
     def request(self, c: int, n: int) -> tuple[str, str, bytes | None, int]:
         if self.kind == "etcd":
             if self.op == "write":
                 return "POST", "/v3/kv/put", etcd_put_body(c, n), 200
-            return "POST", "/v3/kv/range", etcd_range_body(c, n, self.consistency == "local"), 200
+            if self.etcd_keys is None:
+                raise ValueError("etcd reads need --read-keys FILE (the keys to read)")
+            key = self.rng.choice(self.etcd_keys)
+            return "POST", "/v3/kv/range", etcd_range_body(key, self.consistency == "local"), 200
         if self.op == "write":
             return "POST", "/api/v1/tasks", task_body(c, n), 201
-        lo, hi = self.read_ids
-        task_id = self.rng.randint(lo, hi)
+        if self.keys:
+            task_id = int(self.rng.choice(self.keys))
+        else:
+            lo, hi = self.read_ids
+            task_id = self.rng.randint(lo, hi)
         query = "?consistency=local" if self.consistency == "local" else ""
         return "GET", f"/api/v1/tasks/{task_id}{query}", None, 200
 
@@ -204,9 +229,11 @@ class Generator:
     def __init__(self, args):
         self.args = args
         self.urls = [u.rstrip("/") for u in args.urls.split(",") if u]
-        lo, _, hi = (args.read_ids or "1-1").partition("-")
-        self.work = Workload(args.kind, args.op, args.consistency, (int(lo), int(hi or lo)))
+        lo, hi = parse_id_range(args.read_ids or "1-1")
+        keys = load_read_keys(args.read_keys, args.kind) if args.read_keys else None
+        self.work = Workload(args.kind, args.op, args.consistency, (lo, hi), keys)
         self.conn_cls = AiohttpConnection if args.client == "aiohttp" else RawConnection
+        self.etcd_read = args.kind == "etcd" and args.op == "read"
         self.latencies = array("d")
         self.ok = 0  # successes inside the measurement window
         self.ok_total = 0
@@ -249,7 +276,7 @@ class Generator:
     async def one(self, conn, c: int, n: int, sent: float) -> bool:
         method, path, body, expect = self.work.request(c, n)
         try:
-            status, _ = await asyncio.wait_for(conn.request(method, path, body), self.args.timeout)
+            status, payload = await asyncio.wait_for(conn.request(method, path, body), self.args.timeout)
         except TRANSPORT_ERRORS as exc:
             conn.close()
             self.note_error("timeout" if isinstance(exc, asyncio.TimeoutError) else "connection", sent)
@@ -257,6 +284,10 @@ class Generator:
         if status != expect:
             self.statuses[status] = self.statuses.get(status, 0) + 1
             self.note_error(f"http_{status}", sent)
+            return False
+        if self.etcd_read and b'"kvs"' not in payload:
+            # etcd answers 200 for a key it does not hold: counted as an error, as a 404 of the task API is
+            self.note_error("etcd_key_missing", sent)
             return False
         self.note_success(sent, time.monotonic())
         return True
@@ -415,6 +446,14 @@ class Generator:
         }
 
 
+def parse_id_range(text: str) -> tuple[int, int]:
+    """`LO-HI` (or one id) -> (LO, HI); ValueError with the reason on anything else."""
+    lo, _, hi = text.partition("-")
+    if not lo.strip().isdigit() or not (hi or lo).strip().isdigit() or int(lo) > int(hi or lo):
+        raise ValueError(f"--read-ids {text!r}: expected LO-HI, two task ids with LO <= HI")
+    return int(lo), int(hi or lo)
+
+
 def pct(sorted_values, q: float):
     if not sorted_values:
         return None
@@ -443,6 +482,12 @@ def parse_args(argv=None):
         help="reads: linearizable (default) or local (etcd: serializable)",
     )
     p.add_argument("--read-ids", default="1-1", help="reads pick task ids uniformly from LO-HI")
+    p.add_argument(
+        "--read-keys",
+        metavar="FILE",
+        help="reads pick uniformly from the keys in FILE, one a line: task ids (taskraft, galera; instead of "
+        "--read-ids) or etcd keys (needed for etcd reads)",
+    )
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--rate", type=float, default=0.0, help="open loop: target requests per second")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds (0: until stopped or --count)")
@@ -463,7 +508,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    gen = Generator(args)
+    if args.read_keys and args.read_ids != "1-1":
+        raise SystemExit("loadgen: give --read-ids or --read-keys, not both")
+    if args.kind == "etcd" and args.op == "read" and not args.read_keys:
+        raise SystemExit("loadgen: etcd reads need --read-keys FILE (the keys to read)")
+    try:
+        gen = Generator(args)
+    except ValueError as exc:
+        raise SystemExit(f"loadgen: {exc}") from None
     report = asyncio.run(gen.run())
     emit(report)
 

@@ -84,3 +84,18 @@ class CpuMeter:
             first, last = self.first.get(name, {}), self.last.get(name, {})
             out[name] = round(sum(v - first.get(pid, 0.0) for pid, v in last.items()), 2)
         return out
+
+
+SYSTEM_GROUPS = ("nodes", "databases")  # the system under test; "loadgen" and "client" are not part of it
+
+
+def cpu_ms_per_op(cpu: dict, acked: int | None) -> float | None:
+    """CPU milliseconds of the system under test (its nodes and databases, not the load generator) per
+    acknowledged operation, over the same period; None when nothing was acknowledged or nothing measured.
+
+    `cpu` is a CpuMeter.stop() result (group name -> CPU seconds); `acked` the acknowledged operations."""
+    if not acked or not cpu or not any(g in cpu for g in SYSTEM_GROUPS):
+        return None
+    if acked < 0:
+        raise ValueError(f"acknowledged operations must not be negative, got {acked}")
+    return sum(cpu.get(g) or 0.0 for g in SYSTEM_GROUPS) * 1000.0 / acked

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .suite import compute_ratios, targets
+from .suite import CPU_PER_OP_NOTE, compute_ratios, targets
 
 
 def merge(paths: list[str]) -> dict:
@@ -32,8 +32,9 @@ def fmt(v, spec):
 
 def markdown(merged: dict) -> str:
     out = [
-        "| figure | system | clients | value | p50 ms | p99 ms | errors | ratio | CPU s: nodes / db / loadgen | run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| figure | system | clients | value | p50 ms | p99 ms | errors | ratio | CPU s: nodes / db / loadgen "
+        "| CPU ms/op | run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in merged["rows"]:
         v = r["value"]
@@ -44,8 +45,9 @@ def markdown(merged: dict) -> str:
         out.append(
             f"| {r['figure']} | {r['system']} | {fmt(r['clients'], 'd')} | {value} | {fmt(r['p50_ms'], '.1f')} "
             f"| {fmt(r['p99_ms'], '.1f')} | {fmt(r['errors'], 'd')} | {r['ratio'] or ''} | {cpu} "
-            f"| {r['mode']} {r['run'][11:16]} |"
+            f"| {fmt(r.get('cpu_ms_per_op'), '.2f')} | {r['mode']} {r['run'][11:16]} |"
         )
+    out += ["", CPU_PER_OP_NOTE + "."]
     out += ["", "| target (issue 5) | measured | met |", "|---|---|---|"]
     for t in merged["targets"]:
         out.append(f"| {t['target']} | {t['measured']} | {({True: 'yes', False: '**no**', None: 'n/a'})[t['met']]} |")

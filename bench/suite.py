@@ -25,7 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .procstat import CpuMeter, rss_bytes
+from .procstat import CpuMeter, cpu_ms_per_op, rss_bytes
 from .systems import SYSTEMS, Taskraft
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,6 +54,10 @@ FULL = {
     "failover_clients": 16,
 }
 WRITE_CLIENTS = (1, 16, 64)
+CPU_PER_OP_NOTE = (
+    "CPU ms/op: CPU ms of the system under test (its nodes and databases, not the load generator) per "
+    "acknowledged operation, throughput rows only"
+)
 
 
 class Progress:
@@ -204,10 +208,13 @@ def row(
     p99=None,
     errors=None,
     cpu=None,
+    acked=None,
     settings="",
     note="",
     **extra,
 ) -> dict:
+    """One row of the table. `acked`: the operations acknowledged while `cpu` was measured (throughput rows),
+    from which the row's CPU milliseconds per acknowledged operation of the system under test is computed."""
     return {
         "figure": figure,
         "system": system,
@@ -219,6 +226,8 @@ def row(
         "errors": errors,
         "ratio": None,
         "cpu_s": cpu or {},
+        "acked": acked,
+        "cpu_ms_per_op": cpu_ms_per_op(cpu or {}, acked),
         "settings": settings,
         "note": note,
         **extra,
@@ -251,8 +260,9 @@ class Bench:
         n = 0
         for name in self.only:
             n += 2 + (len(WRITE_CLIENTS) if "writes" in self.scenarios else 0)
+            if "reads" in self.scenarios:
+                n += len(self.p["read_clients"]) * (2 if name == "taskraft" else 1)
             if name == "taskraft":
-                n += 2 * len(self.p["read_clients"]) if "reads" in self.scenarios else 0
                 n += sum(1 for s in ("soak", "catchup") if s in self.scenarios)
                 n += 6 if "backup" in self.scenarios else 0  # fill, idle backup, 3 write periods, restore
                 n += self.p["rounds"] * sum(1 for s in ("failover", "graceful") if s in self.scenarios)
@@ -288,6 +298,7 @@ class Bench:
                     p99=rep["p99_ms"],
                     errors=rep["errors"],
                     cpu=cpu,
+                    acked=rep["ops_total"],
                     settings=f"closed loop, {self.p['seconds']:g} s, "
                     + ("to the API (writing to g0)" if system.name == "galera" else "to the leader"),
                     seconds=rep["seconds"],
@@ -296,34 +307,9 @@ class Bench:
             self.progress.step(f"{system.name}: writes, {clients} clients")
 
     def reads(self, system) -> None:
-        hi = max(1, self.written)
-        for clients in self.p["read_clients"]:
-            for consistency in ("linearizable", "local"):
-                rep, cpu = run_loadgen(
-                    system,
-                    system.urls(),
-                    op="read",
-                    consistency=consistency,
-                    clients=clients,
-                    read_ids=f"1-{hi}",
-                    duration=self.p["read_seconds"],
-                    warmup=self.p["warmup"],
-                )
-                self.rows.append(
-                    row(
-                        f"reads ({consistency})",
-                        system.name,
-                        clients=clients,
-                        value=rep["ops_per_s"],
-                        unit="ops/s",
-                        p50=rep["p50_ms"],
-                        p99=rep["p99_ms"],
-                        errors=rep["errors"],
-                        cpu=cpu,
-                        settings=f"closed loop, {self.p['read_seconds']:g} s, all nodes, ids 1..{hi}",
-                    )
-                )
-                self.progress.step(f"{system.name}: reads {consistency}, {clients} clients")
+        from . import reads_bench
+
+        reads_bench.run(self, system)
 
     def failover(self, system, how: str, victim: str = "leader") -> None:
         """Kill (or SIGTERM) the leader under load, N rounds; window = kill -> first ack of a write sent after it."""
@@ -513,9 +499,9 @@ class Bench:
             sc = self.scenarios
             if "writes" in sc:
                 self.writes(system)
+            if "reads" in sc:
+                self.reads(system)
             if name == "taskraft":
-                if "reads" in sc:
-                    self.reads(system)
                 if "soak" in sc:
                     self.soak(system)
                 if "catchup" in sc:
@@ -680,8 +666,13 @@ def compute_ratios(rows) -> None:
                 r["ratio"] = f"{r['value'] / (ops / seconds):.2f}x no backup"
         elif r["figure"].startswith("reads"):
             w = _find(rows, "writes", r["system"], r["clients"])
-            if w and w["value"]:
-                r["ratio"] = f"{r['value'] / w['value']:.2f}x own writes"
+            parts = [f"{r['value'] / w['value']:.2f}x own writes"] if w and w["value"] else []
+            if r["system"] == "taskraft" and r["figure"] == "reads (linearizable)":
+                for base in ("galera", "etcd"):
+                    b = _find(rows, r["figure"], base, r["clients"])
+                    if b and b["value"]:
+                        parts.append(f"{r['value'] / b['value']:.2f}x {base}")
+            r["ratio"] = ", ".join(parts) or None
         elif r["figure"].startswith("failover") and r["system"] != "etcd":
             b = _find(rows, r["figure"], "etcd")
             if b and b["value"]:
@@ -817,7 +808,19 @@ def fmt(v, spec=".0f"):
 
 def table(result: dict) -> str:
     rows = result["rows"]
-    head = ["figure", "system", "cl", "value", "unit", "p50 ms", "p99 ms", "err", "ratio", "CPU s nodes/db/loadgen"]
+    head = [
+        "figure",
+        "system",
+        "cl",
+        "value",
+        "unit",
+        "p50 ms",
+        "p99 ms",
+        "err",
+        "ratio",
+        "CPU s nodes/db/loadgen",
+        "CPU ms/op",
+    ]
     lines = []
     for r in rows:
         v = r["value"]
@@ -837,6 +840,7 @@ def table(result: dict) -> str:
                 fmt(r["errors"], "d"),
                 r["ratio"] or "",
                 cpu,
+                fmt(r.get("cpu_ms_per_op"), ".2f"),
             ]
         )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=True)]
@@ -844,6 +848,7 @@ def table(result: dict) -> str:
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(str(x).ljust(w) for x, w in zip(ln, widths, strict=True)) for ln in lines]
     out.append("")
+    out.append(CPU_PER_OP_NOTE)
     out.append("notes and settings per row:")
     for r in rows:
         extra = "; ".join(x for x in (r["settings"], r["note"]) if x)

@@ -6,6 +6,7 @@ Each one starts on free loopback ports inside a temporary directory, and is torn
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -73,6 +74,17 @@ class System:
 
     def node_rss_pids(self) -> list[list[int]]:
         return []
+
+    def urls(self) -> list[str]:
+        return []
+
+    def read_urls(self) -> list[str]:
+        """Where reads go: every node (the clients are spread over them)."""
+        return self.urls()
+
+    def read_keys(self) -> list[str] | None:
+        """What reads draw from, when it is not task ids 1..N: the keys or ids this system holds."""
+        return None
 
 
 # -- taskraft ----------------------------------------------------------------------------------------------
@@ -247,6 +259,18 @@ class Etcd(System):
 
         return _wait(find, 30, "etcd leader") - 1
 
+    def read_keys(self) -> list[str]:
+        """Every key under bench/ (the keys the writes wrote), read linearizably from the leader."""
+        prefix = b"bench/"
+        body = {
+            "key": base64.b64encode(prefix).decode(),
+            "range_end": base64.b64encode(prefix[:-1] + bytes([prefix[-1] + 1])).decode(),
+            "keys_only": True,
+        }
+        r = requests.post(self.urls()[self.leader()] + "/v3/kv/range", json=body, timeout=60)
+        r.raise_for_status()
+        return [base64.b64decode(kv["key"]).decode() for kv in r.json().get("kvs", [])]
+
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p is not None and p.poll() is None]
 
@@ -308,8 +332,8 @@ class Galera(System):
         self.ports = {k: [free_port() for _ in range(3)] for k in ("mysql", "gcomm", "ist", "sst")}
         self.servers = [MySQLServer(self.dir / f"g{i}", self.ports["mysql"][i], self.binary) for i in range(3)]
         self.procs: list[subprocess.Popen | None] = [None] * 3
-        self.api_port = free_port()
-        self.api: subprocess.Popen | None = None
+        self.api_ports = [free_port() for _ in range(3)]  # one API per member; API i reads from member i
+        self.apis: list[subprocess.Popen | None] = [None] * 3
 
     def wsrep_options(self, i: int, new_cluster: bool) -> list[str]:
         gcomm = ",".join(f"127.0.0.1:{p}" for p in self.ports["gcomm"])
@@ -354,8 +378,9 @@ class Galera(System):
             "mariadbd": " ".join(SERVER_OPTIONS),
             "wsrep": "provider libgalera_smm.so, gcomm on loopback, sst rsync, binlog ROW, autoinc lock mode 2, "
             "other provider options default (evs.suspect_timeout 5 s)",
-            "api": "bench/baselines/galera_api.py: gunicorn gthread 1 worker x 16 threads, pymysql per thread, "
-            "autocommit, writes to g0 (falls over to g1, g2 on a refused connection)",
+            "api": "bench/baselines/galera_api.py: 3 APIs (API i on member gi, falls over to the next members on a "
+            "refused connection), each gunicorn gthread 1 worker x 16 threads, pymysql per thread, autocommit, "
+            "wsrep_sync_wait=1 (linearizable reads); writes go to API 0 (g0), reads to all three",
         }
 
     def start_member(self, i: int, new_cluster: bool = False) -> None:
@@ -453,18 +478,24 @@ class Galera(System):
         with conn.cursor() as cur:
             cur.execute(SCHEMA)
         conn.close()
+        for i in range(3):
+            self.start_one_api(i)
+
+    def start_one_api(self, i: int) -> None:
+        """API i: member gi first, then the others in order (its failover)."""
+        hosts = [f"127.0.0.1:{self.ports['mysql'][(i + k) % 3]}" for k in range(3)]
         env = dict(os.environ)
         env.update(
             {
-                "GALERA_API_HOSTS": ",".join(f"127.0.0.1:{p}" for p in self.ports["mysql"]),
+                "GALERA_API_HOSTS": ",".join(hosts),
                 "GALERA_API_USER": self.USER,
                 "GALERA_API_PASSWORD": self.PASSWORD,
                 "GALERA_API_DATABASE": self.DB,
                 "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
             }
         )
-        log = open(self.dir / "api.log", "ab")
-        self.api = subprocess.Popen(
+        log = open(self.dir / f"api{i}.log", "ab")
+        self.apis[i] = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -472,7 +503,7 @@ class Galera(System):
                 "-c",
                 "python:bench.baselines.gunicorn_galera",
                 "-b",
-                f"127.0.0.1:{self.api_port}",
+                f"127.0.0.1:{self.api_ports[i]}",
                 "bench.baselines.galera_api:app",
             ],
             cwd=self.dir,
@@ -483,17 +514,39 @@ class Galera(System):
             start_new_session=True,
         )
         log.close()
+        url = self.api_url(i)
 
         def ready():
+            if self.apis[i].poll() is not None:
+                raise RuntimeError(f"galera API {i} exited; see {self.dir / f'api{i}.log'}")
             try:
-                return requests.get(self.urls()[0] + "/readyz", timeout=1).status_code == 200
+                return requests.get(url + "/readyz", timeout=1).status_code == 200
             except requests.RequestException:
                 return False
 
-        _wait(ready, 60, "galera API ready")
+        _wait(ready, 60, f"galera API {i} ready")
+
+    def api_url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.api_ports[i]}"
 
     def urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{self.api_port}"]
+        """Where writes go (and the failover scenarios' load): API 0, on g0."""
+        return [self.api_url(0)]
+
+    def read_urls(self) -> list[str]:
+        """Reads: every API, each on its own member, as taskraft's reads go to every node."""
+        return [self.api_url(i) for i in range(3)]
+
+    def read_keys(self) -> list[str]:
+        """The ids of the tasks the writes wrote (Galera's auto-increment steps by the cluster size, so the ids
+        are not 1..N)."""
+        conn = self.servers[0].root_connection(self.DB)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT id FROM tasks ORDER BY id")
+                return [str(r[0]) for r in cur.fetchall()]
+        finally:
+            conn.close()
 
     def leader(self) -> int:
         """The node the API writes to."""
@@ -509,7 +562,9 @@ class Galera(System):
 
     def cpu_groups(self) -> dict:
         return {
-            "nodes": lambda: group_pids(self.api.pid) if self.api and self.api.poll() is None else [],
+            "nodes": lambda: [
+                p for api in self.apis if api is not None and api.poll() is None for p in group_pids(api.pid)
+            ],
             "databases": self.db_pids,
         }
 
@@ -524,12 +579,15 @@ class Galera(System):
         self.start_member(i)
 
     def stop(self) -> None:
-        if self.api is not None:
-            _signal_group(self.api.pid, signal.SIGTERM)
-            try:
-                self.api.wait(15)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.api.pid, signal.SIGKILL)
+        for api in self.apis:
+            if api is not None:
+                _signal_group(api.pid, signal.SIGTERM)
+        for api in self.apis:
+            if api is not None:
+                try:
+                    api.wait(15)
+                except subprocess.TimeoutExpired:
+                    _signal_group(api.pid, signal.SIGKILL)
         for i in (2, 1, 0):
             p = self.procs[i]
             if p is not None and p.poll() is None:

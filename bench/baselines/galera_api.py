@@ -4,12 +4,17 @@ Same routes and validation rules as taskraft for creating and reading tasks:
   POST /api/v1/tasks {title, description?, status?} -> 201 (title 1..200 chars after trimming,
        description <= 10,000, status todo|in_progress|done, JSON objects only, unknown fields rejected)
   GET  /api/v1/tasks/<id>  -> 200 or 404;   GET /api/v1/tasks?limit=N (1..500)
+Reads are linearizable, as taskraft's are by default: every connection runs with the session variable
+wsrep_sync_wait=1, so a SELECT first waits until the node has applied every write the cluster had committed
+when the SELECT arrived (Galera's causality check). `GET /api/v1/tasks/<id>?consistency=local` reads what
+the node has applied (wsrep_sync_wait=0 for that statement); any other consistency is a 400.
 Errors: {"error": {"code", "message", "details"?}} with 400 invalid_request, 404, 413, 415.
 
 Run with gunicorn, gthread, 1 worker x 16 threads; each thread keeps its own pymysql connection (autocommit).
 Configuration (environment):
-  GALERA_API_HOSTS     host:port[,host:port...]  the first is the node the API writes to; the others are
-                       tried, in order, only when a connection to it cannot be made (a client-side failover)
+  GALERA_API_HOSTS     host:port[,host:port...]  the first is the node the API reads from and writes to; the
+                       others are tried, in order, only when a connection to it cannot be made (a client-side
+                       failover). bench/systems.py runs one API per member, each with its own member first.
   GALERA_API_USER, GALERA_API_PASSWORD, GALERA_API_DATABASE
 """
 
@@ -28,6 +33,8 @@ from werkzeug.exceptions import HTTPException
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 MAX_BODY = 64 * 1024
+# wsrep_sync_wait bit 1: reads (SELECT, SHOW, BEGIN) wait for the cluster's causality check; writes unaffected
+SYNC_WAIT = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -92,6 +99,7 @@ def _connect():
                 read_timeout=30,
                 write_timeout=30,
                 charset="utf8mb4",
+                init_command=f"SET SESSION wsrep_sync_wait={SYNC_WAIT}",
             )
             _backends[threading.get_ident()] = f"{host}:{port}"
             return conn
@@ -204,9 +212,21 @@ def create_task():
 
 @app.get("/api/v1/tasks/<int:task_id>")
 def get_task(task_id: int):
+    consistency = request.args.get("consistency", "linearizable")
+    if consistency not in ("linearizable", "local"):
+        raise ApiError(
+            400,
+            "invalid_request",
+            "consistency must be linearizable or local",
+            [{"field": "consistency", "message": "expected linearizable or local"}],
+        )
+    # linearizable: the session's wsrep_sync_wait; local: this statement only, without the causality wait
+    prefix = "SET STATEMENT wsrep_sync_wait=0 FOR " if consistency == "local" else ""
+
     def select(cur):
         cur.execute(
-            "SELECT id, title, description, status, created_at, updated_at, version FROM tasks WHERE id=%s", (task_id,)
+            prefix + "SELECT id, title, description, status, created_at, updated_at, version FROM tasks WHERE id=%s",
+            (task_id,),
         )
         return cur.fetchone()
 
@@ -216,6 +236,17 @@ def get_task(task_id: int):
     response = jsonify(_row(row))
     response.headers["ETag"] = f'"{row[6]}"'
     return response
+
+
+@app.get("/bench/sync-wait")
+def sync_wait():
+    """The wsrep_sync_wait of this thread's connection (to check that reads are linearizable)."""
+
+    def query(cur):
+        cur.execute("SELECT @@SESSION.wsrep_sync_wait")
+        return cur.fetchone()[0]
+
+    return jsonify({"wsrep_sync_wait": int(_run(query))})
 
 
 @app.get("/api/v1/tasks")

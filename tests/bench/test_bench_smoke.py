@@ -41,9 +41,22 @@ MARKDOWN_HEADER = [
     "errors",
     "ratio",
     "CPU s: nodes / db / loadgen",
+    "CPU ms/op",
     "run",
 ]
-TABLE_HEADER = ["figure", "system", "cl", "value", "unit", "p50 ms", "p99 ms", "err", "ratio", "CPU s nodes/db/loadgen"]
+TABLE_HEADER = [
+    "figure",
+    "system",
+    "cl",
+    "value",
+    "unit",
+    "p50 ms",
+    "p99 ms",
+    "err",
+    "ratio",
+    "CPU s nodes/db/loadgen",
+    "CPU ms/op",
+]
 
 pytestmark = pytest.mark.cluster
 
@@ -194,7 +207,10 @@ def test_write_rows_targets_and_tables(cluster, tmp_path):
     for r, line in zip(rows, lines[2:5], strict=True):
         cells = re.split(r"\s{2,}", line.strip())
         assert cells[:3] == ["writes", "taskraft", str(r["clients"])], line
-        assert cells[-1] == "/".join(f"{r['cpu_s'][k]:.1f}" for k in ("nodes", "databases", "loadgen")), line
+        assert cells[-2] == "/".join(f"{r['cpu_s'][k]:.1f}" for k in ("nodes", "databases", "loadgen")), line
+        per_op = (r["cpu_s"]["nodes"] + r["cpu_s"]["databases"]) * 1000 / r["acked"]
+        assert r["acked"] > 0 and r["cpu_ms_per_op"] == pytest.approx(per_op), r
+        assert cells[-1] == f"{per_op:.2f}", line
 
     path = tmp_path / "result.json"
     path.write_text(json.dumps(result))
@@ -205,6 +221,7 @@ def test_write_rows_targets_and_tables(cluster, tmp_path):
         assert cells[:3] == ["writes", "taskraft", str(r["clients"])], line
         assert cells[4:7] == [f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", "0"], line
         assert cells[8] == " / ".join(f"{r['cpu_s'][k]:.1f}" for k in ("nodes", "databases", "loadgen")), line
+        assert cells[9] == f"{r['cpu_ms_per_op']:.2f}", line
 
 
 def test_open_loop_reads_keep_the_rate_and_count_errors(cluster):
