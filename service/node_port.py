@@ -1,8 +1,8 @@
 """The running node as the HTTP API sees it: `TaskraftNode` behind `api.port.NodePort`.
 
-Writes go to the node's `Proposer`; linearizable reads wait on its `ReadBarrier`, then query this
-node's database through the read pool. Consensus and database failures become the port's typed
-errors.
+Writes go to the node's `Proposer`; linearizable reads wait for its read index (`ReadIndex`, or a
+`ReadBarrier` round through the log), then query this node's database through the read pool.
+Consensus and database failures become the port's typed errors.
 """
 
 from __future__ import annotations

@@ -14,11 +14,12 @@ answer gives it an index or the deadline passes; the state machine applies a req
 answers repeats with the first result. Once an entry carrying the write is committed, only its
 apply on this node is awaited.
 
-Linearizable reads go through a shared barrier: a read joins the next barrier round, which is
-proposed only after the read began, as an empty log entry. Once that entry is applied here, every
-write acknowledged before the read began is in this node's database. Concurrent reads share one
-round and its one ticket, so N readers cost one log entry, not N (the ReadIndex idea, through the
-log). The next round is proposed as soon as the one in flight is answered.
+With TASKRAFT_READ_MODE=log (not the default: see read_index.py), linearizable reads go through a
+shared barrier: a read joins the next barrier round, which is proposed only after the read began,
+as an empty log entry. Once that entry is applied here, every write acknowledged before the read
+began is in this node's database. Concurrent reads share one round and its one ticket, so N
+readers cost one log entry, not N. The next round is proposed as soon as the one in flight is
+answered.
 """
 
 from __future__ import annotations
