@@ -33,6 +33,9 @@ RAFT_VOTE_WITHHELD = Gauge(
 RAFT_FOREIGN_MESSAGES = Counter(
     "taskraft_raft_foreign_messages", "Raft messages refused because the sender holds another cluster id", ["peer"]
 )
+RAFT_WIRE_GCM_LINKS = Counter(
+    "taskraft_raft_wire_gcm_links", "Raft links that switched from Fernet to AES-GCM frames (both ends speak it)"
+)
 RAFT_VOTERS = Gauge("taskraft_raft_voters", "Voters in the newest configuration in this node's log")
 RAFT_LEARNERS = Gauge("taskraft_raft_learners", "Learners (members still catching up) in that configuration")
 CLUSTER_VIEW_GATHERINGS = Counter(
