@@ -33,6 +33,9 @@ RAFT_VOTE_WITHHELD = Gauge(
 RAFT_FOREIGN_MESSAGES = Counter(
     "taskraft_raft_foreign_messages", "Raft messages refused because the sender holds another cluster id", ["peer"]
 )
+RAFT_WIRE_GCM_LINKS = Counter(
+    "taskraft_raft_wire_gcm_links", "Raft links that switched from Fernet to AES-GCM frames (both ends speak it)"
+)
 RAFT_VOTERS = Gauge("taskraft_raft_voters", "Voters in the newest configuration in this node's log")
 READ_INDEX_ROUNDS = Counter(
     "taskraft_read_index_rounds", "Read-index rounds this node led, by outcome (confirmed or failed)", ["outcome"]

@@ -1,12 +1,10 @@
 """Every use of PySyncObj's internals, each with its reason; the rest of taskraft uses this module's API.
 
-PySyncObj 0.3.17 has no public hook for what taskraft needs of it: the term of the entry being
-applied, a durable journal, snapshot files written by the database side, policy over nextIndex,
-votes and elections, link upkeep. So `RaftCore` subclasses SyncObj and overrides a few private
-methods, `_Transport` subclasses TCPTransport, and two module-level factories are patched. Every
-decision is taken by a `RaftHooks` object (taskraft.consensus.raft.RaftNode); this module only
-carries it out. Importing it checks that the installed PySyncObj is the pinned version and has every
-member used here: another version fails at startup naming what is missing, instead of misbehaving.
+PySyncObj 0.3.17 has no public hook for what taskraft needs: the term of the entry being applied, a durable journal,
+snapshot files written by the database side, policy over nextIndex, votes and elections, link upkeep, the wire's
+cipher. So `RaftCore` subclasses SyncObj, `_Transport` TCPTransport, and three module globals are patched; each
+decision is a `RaftHooks`' (raft.RaftNode) or a link codec's (wire_cipher.py). Importing this checks that PySyncObj
+is the pinned version with every member used here: another fails at startup naming what is missing.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from pysyncobj.serializer import Serializer
 from pysyncobj.tcp_connection import CONNECTION_STATE
 from pysyncobj.transport import TCPTransport
 
+from . import wire_cipher
 from .journal import DurableJournal
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ PINNED_VERSION = "0.3.17"
 ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 
 # What this module touches, checked at import. `self.__x` names are looked up in the class source.
-# (Name lists kept packed, several to a line.)
 # fmt: off
 _SYNCOBJ_FIELDS = (
     "raftLog", "raftState", "raftElectionDeadline", "raftCommitIndex", "raftNextIndex",
@@ -53,13 +51,16 @@ _PROTECTED = {
     "SyncObj": (SyncObj, ("_onTick", "_checkCommandsToApply", "_isLeader", "_getLeader", "_methodToID", "_poller")),
     "TCPTransport": (
         TCPTransport,
-        ("_onNodeConnected", "_onIncomingMessageReceived", "_nodeAddrToNode", "_connections", "_syncObj"),
+        ("_onNodeConnected", "_onIncomingMessageReceived", "_nodeAddrToNode", "_connections", "_syncObj")
+        + ("_onNewIncomingConnection", "_onOutgoingConnected"),  # each link's codec (wire_cipher.py)
     ),
 }
 _SOURCE_FIELDS = (  # (owner, class, how its source sets the field)
     ("TcpConnection", _tcp_connection_module.TcpConnection, "self.__lastReadTime"),
     ("TcpConnection", _tcp_connection_module.TcpConnection, "self.sendRandKey"),
     ("Serializer", Serializer, "self.__serializer"),
+    ("TcpConnection", _tcp_connection_module.TcpConnection, "self.encryptor.encrypt_at_time(data"),  # wire_cipher.py
+    ("TcpConnection", _tcp_connection_module.TcpConnection, "pickle.loads(zlib.decompress(data))"),
 )
 
 
@@ -84,7 +85,7 @@ def check_pysyncobj(
         missing += [f"{owner}.{n}" for n in names if not hasattr(classes[owner], n) and f"self.{n}" not in text]
     for owner, cls, needle in _SOURCE_FIELDS:
         if needle not in inspect.getsource(cls):
-            missing.append(f"{owner}.{needle[5:]}")
+            missing.append(f"{owner}.{needle.removeprefix('self.')}")
     globals_used = ("createJournal", "Serializer", "_bchr", "_COMMAND_TYPE")
     missing += [f"pysyncobj.syncobj.{n}" for n in globals_used if not hasattr(syncobj_module, n)]
     if missing:
@@ -109,12 +110,12 @@ class _SeedingSerializer(Serializer):
 
 
 def _install_patches() -> None:
-    """Once per process: PySyncObj builds its journal and its serializer through these module globals,
-    and no SyncObjConf option takes a journal or serializer class."""
+    """Once per process: PySyncObj builds its journal and serializer, and compresses, through these globals."""
     if getattr(_syncobj_module, "_taskraft_patched", False):
         return
     _syncobj_module.createJournal = _create_journal  # fsynced entries, term and vote (journal.py)
     _syncobj_module.Serializer = _SeedingSerializer  # full dumps only when a follower needs one
+    _tcp_connection_module.zlib = wire_cipher.tcp_zlib(_tcp_connection_module.zlib)  # or links' codecs compress
     _syncobj_module._taskraft_patched = True
 
 
@@ -123,13 +124,21 @@ _install_patches()
 
 class _Transport(TCPTransport):
     """TCPTransport that takes links from any peer holding the secret (Raft takes RPCs from any server, and a
-    follower whose log lags may not list the leader yet), and greets every new link with the hooks' hello."""
+    follower whose log lags may not list the leader yet), gives each link its codec, greets it with the hooks' hello."""
 
     def _onIncomingMessageReceived(self, conn, message):  # the peer names itself once the keys are exchanged
         named = isinstance(message, str) and message != "readonly" and message not in self._nodeAddrToNode
         if named and (conn.sendRandKey or not self._syncObj.encryptor):
             self.addNode(self._syncObj._SyncObj__nodeClass(message))
         TCPTransport._onIncomingMessageReceived(self, conn, message)
+
+    def _onNewIncomingConnection(self, conn):  # each link gets its own codec (wire_cipher.py, TASKRAFT_WIRE)
+        TCPTransport._onNewIncomingConnection(self, conn)
+        conn.encryptor = wire_cipher.link_codec(conn.encryptor, self._syncObj.conf.password)
+
+    def _onOutgoingConnected(self, conn):  # likewise, on every (re)connect: a new link starts afresh
+        conn.encryptor = wire_cipher.link_codec(self._syncObj.encryptor, self._syncObj.conf.password)
+        TCPTransport._onOutgoingConnected(self, conn)
 
     def _onNodeConnected(self, node):  # the one point every new link passes, outgoing and incoming
         if (hello := self._syncObj.hooks.hello(node.id)) is not None:
@@ -151,7 +160,6 @@ class RaftCore(SyncObj):
         super().__init__(self_address, list(peers), conf, transportClass=_Transport)
 
     # -- the replicated method and the command queue ------------------------------------------------
-
     @replicated
     def apply_entry(self, command):
         index = self.raftLastApplied + 1  # entries are applied in order; PySyncObj passes no index
@@ -169,7 +177,6 @@ class RaftCore(SyncObj):
             SyncObj._checkCommandsToApply(self)
 
     # -- overridden handlers -----------------------------------------------------------------------
-
     def _SyncObj__onMessageReceived(self, node, message):  # PySyncObj's one entry for peer messages
         peer, kind = node.id, message.get("type")
         if not self.hooks.admit(peer, message):
@@ -194,8 +201,7 @@ class RaftCore(SyncObj):
                 self.hooks.after_vote_request(peer, message)
 
     def _receive_snapshot_part(self, node, message) -> None:
-        """Snapshot-transfer messages carry no prevLogIdx, so they may install a snapshot but never commit
-        our own entries; PySyncObj raises the commit index after every append_entries."""
+        """Snapshot parts (no prevLogIdx) may install a snapshot, never commit our entries as PySyncObj would."""
         log, commit_before = self._SyncObj__raftLog, self.raftCommitIndex
         before = (len(log), log[0], log[-1])
         SyncObj._SyncObj__onMessageReceived(self, node, message)
@@ -211,12 +217,8 @@ class RaftCore(SyncObj):
         waiting = [n for n, nxt in self._SyncObj__raftNextIndex.items() if nxt <= first and n in connected]
         if not waiting or self.hooks.snapshot_ready():
             return SyncObj._SyncObj__sendAppendEntries(self)
-        heartbeat = {
-            "type": "append_entries",
-            "term": self.raftCurrentTerm,
-            "commit_index": self.raftCommitIndex,
-            "serialized": None,
-        }
+        term, commit = self.raftCurrentTerm, self.raftCommitIndex
+        heartbeat = {"type": "append_entries", "term": term, "commit_index": commit, "serialized": None}
         skipped = [node for node in waiting if self._SyncObj__transport.send(node, heartbeat)]
         connected.difference_update(skipped)  # PySyncObj's loop skips nodes it thinks disconnected
         try:
@@ -260,7 +262,6 @@ class RaftCore(SyncObj):
         SyncObj._SyncObj__onNodeDisconnected(self, node)
 
     # -- the view of PySyncObj's state -------------------------------------------------------------
-
     journal = property(lambda self: self._SyncObj__raftLog)  # our DurableJournal (journal.py)
 
     def log_first(self) -> tuple[int, int]:
@@ -338,7 +339,6 @@ class RaftCore(SyncObj):
         return self._SyncObj__raftMatchIndex.get(self._node(peer))
 
     # -- acting ------------------------------------------------------------------------------------
-
     def send(self, peer: str, message: dict) -> bool:
         node = self._node(peer)
         return node is not None and self._SyncObj__transport.send(node, message)
@@ -362,8 +362,7 @@ class RaftCore(SyncObj):
             self._wake_pipe = PipeNotifier(self._poller)
 
     def drop_stuck_connects(self, timeout: float) -> None:
-        """Drop outgoing connects pending longer than `timeout`: PySyncObj checks a connection's timeout only
-        when its socket has an event, so a connect to an address nobody answers waits for the kernel."""
+        """Drop connects pending over `timeout`: PySyncObj checks a link's timeout only on a socket event."""
         now = raft_clock()
         for conn in list(self._SyncObj__transport._connections.values()):
             started = getattr(conn, "_TcpConnection__lastReadTime", now)
@@ -371,7 +370,6 @@ class RaftCore(SyncObj):
                 conn.disconnect()
 
     # -- driving the handlers without a network (tests) --------------------------------------------
-
     def receive(self, peer: str, message: dict) -> None:
         self._SyncObj__onMessageReceived(self._node(peer), message)
 
@@ -392,8 +390,7 @@ def journaled_command(command: object, method_id: int = 0) -> bytes:
 
 
 def command_of(entry: bytes) -> object:
-    """The command a journal entry passes to apply_entry (None for a no-op or any other kind): PySyncObj
-    pickles (method id, args), or (method id, args, kwargs) when there are keyword arguments."""
+    """The command a journal entry passes to apply_entry (None for any other kind): (method id, args[, kwargs])."""
     try:
         return pickle.loads(entry[1:])[1][0] if entry[:1] == _REGULAR else None
     except Exception:
