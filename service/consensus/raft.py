@@ -106,10 +106,8 @@ class RaftNode:
         self.reconfig = Reconfiguration(self.core, journal.configs, seed, cfg.node_id)
         journal.on_config_change = self._configuration_changed
         self._configuration_changed()
-        voters = lambda: self.reconfig.current.voters  # noqa: E731
-        self.reads = ReadIndex(
-            self.core, applier.progress, cfg.raft_advertise, voters, self._may_vouch, self.run_on_tick, self.wake
-        )
+        self_id, vouch, voters = cfg.raft_advertise, self._may_vouch, lambda: self.reconfig.current.voters
+        self.reads = ReadIndex(self.core, applier.progress, self_id, voters, vouch, self.run_on_tick, self.wake)
         for peer in cfg.other_peers:  # every series exists from the start, so increase() sees the first refusal
             metrics.RAFT_FOREIGN_MESSAGES.labels(peer=peer)
 
@@ -326,9 +324,8 @@ class RaftNode:
         self._publish(core.getStatus())
 
     def _hand_over_no_ops(self) -> None:
-        """PySyncObj applies its no-op entries (one per election) without calling apply_entry: the applier gets them
-        as barriers, so its applied index reaches a read index that is a no-op's (read_index.py). A snapshot install
-        also moves raftLastApplied, after its install reached the applier's queue (snapshot_hooks.deserialize)."""
+        """PySyncObj applies no-op entries (one per election) without apply_entry: the applier gets them as barriers, so
+        it reaches a no-op's read index (read_index.py). An install is queued before it moves raftLastApplied."""
         last = self.core.raftLastApplied
         if last > self._handed_over:
             self._applier.enqueue_entry(last, self.core.entry_term(last) or 0, c.BARRIER)
