@@ -53,7 +53,7 @@ class HttpSettings:
 
     threads: int = 64  # gthread request threads; a write entry holds at most this many ops
     keepalive: int = 5  # seconds an idle keep-alive connection is kept
-    json: str = "stdlib"  # the JSON provider of requests and answers: "msgspec" or "stdlib" (api/json_provider.py)
+    json: str = "msgspec"  # the JSON provider of requests and answers: "msgspec" or "stdlib" (api/json_provider.py)
     switch_interval: float = 0.0  # sys.setswitchinterval in seconds; 0: the interpreter's (0.005)
 
     @classmethod
