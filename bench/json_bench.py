@@ -1,13 +1,10 @@
 """The pure cost of JSON on the HTTP path: encode a task and a list of 100 tasks, decode a create body.
 
-    python -m bench.json_bench [--repeat N] [--routes]
+    python -m bench.json_bench [--repeat N]
 
 Times each available library (the standard library's json as Flask's default provider calls it,
 orjson, msgspec) with timeit, best of 5, in microseconds per call. One process, no server: stable
 enough on a shared machine to compare libraries, unlike the end-to-end rows of bench/run.
-`--routes` also times whole requests through Flask's test client (no gunicorn, no socket) against the
-in-memory node of the API tests, with each provider of api/json_provider.py: a create, a read, a page
-of 100 tasks.
 """
 
 from __future__ import annotations
@@ -57,30 +54,9 @@ def _candidates() -> dict[str, tuple]:
     return found
 
 
-def _routes(repeat: int) -> None:
-    from taskraft.api.app import create_app
-    from tests.api.memory_node import MemoryNode
-    from tests.api.unit_helpers import seed_task
-
-    heads = ("POST /tasks", "GET /tasks/{id}", "GET /tasks?limit=100")
-    print(f"{'provider':<12} " + " ".join(f"{h:>22}" for h in heads) + "   (us per request)")
-    for impl in ("stdlib", "msgspec"):
-        node = MemoryNode()
-        ids = [seed_task(node, f"task {i}", description="x" * 60) for i in range(100)]
-        client = create_app(node, json_impl=impl).test_client()
-        calls = [
-            (lambda c=client: c.post("/api/v1/tasks", data=BODY, headers={"Content-Type": "application/json"}), 2000),
-            (lambda c=client, one=ids[0]: c.get(f"/api/v1/tasks/{one}"), 2000),
-            (lambda c=client: c.get("/api/v1/tasks?limit=100"), 200),
-        ]
-        cells = [f"{min(timeit.repeat(fn, number=n, repeat=repeat)) / n * 1e6:>22.1f}" for fn, n in calls]
-        print(f"{impl:<12} " + " ".join(cells))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--routes", action="store_true", help="also time whole requests through Flask's test client")
     args = parser.parse_args()
     cases = [
         ("encode 1 task", 0, TASK, 20000),
@@ -95,8 +71,6 @@ def main() -> None:
             best = min(timeit.repeat(lambda fn=fn, obj=obj: fn(obj), number=number, repeat=args.repeat))
             cells.append(f"{best / number * 1e6:>22.2f}")
         print(f"{lib:<12} " + " ".join(cells))
-    if args.routes:
-        _routes(args.repeat)
 
 
 if __name__ == "__main__":
