@@ -1,4 +1,4 @@
-"""Flask's JSON provider on msgspec: request bodies and every jsonify'd answer, 10 to 20 times cheaper.
+"""Flask's JSON provider on msgspec: request bodies and every jsonify'd answer, 10 to 16 times cheaper.
 
 `TASKRAFT_HTTP_JSON=stdlib` keeps Flask's own provider (docs/performance.md, "HTTP path: gunicorn, JSON,
 switch interval"). Answers are the same JSON as Flask's: compact, fields in the order they are built, a
