@@ -52,6 +52,33 @@ class RaftTimings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """The HTTP path of the one worker process (gunicorn_conf.py, wsgi.py); see docs/performance.md,
+    "HTTP path: gunicorn, JSON, switch interval". Read from the environment only: gunicorn reads them
+    before any flag of `taskraft serve` could matter, and `serve` passes its flags as environment."""
+
+    threads: int = 64  # gthread request threads; a write entry holds at most this many ops
+    keepalive: int = 5  # seconds an idle keep-alive connection is kept
+    json: str = "msgspec"  # the JSON provider of requests and answers: "msgspec" or "stdlib" (api/json_provider.py)
+    switch_interval: float = 0.0  # sys.setswitchinterval in seconds; 0: the interpreter's (0.005)
+
+    @classmethod
+    def from_env(cls) -> HttpSettings:
+        json_impl = _env("HTTP_JSON", cls.json).strip().lower()
+        if json_impl not in ("msgspec", "stdlib"):
+            raise ConfigError(f"TASKRAFT_HTTP_JSON must be msgspec or stdlib, not {json_impl!r}")
+        settings = cls(
+            threads=int(_env("HTTP_THREADS", str(cls.threads))),
+            keepalive=int(_env("HTTP_KEEPALIVE", str(cls.keepalive))),
+            json=json_impl,
+            switch_interval=float(_env("SWITCH_INTERVAL", str(cls.switch_interval))),
+        )
+        if settings.threads < 1 or settings.keepalive < 0 or settings.switch_interval < 0:
+            raise ConfigError("TASKRAFT_HTTP_THREADS must be >= 1, KEEPALIVE and SWITCH_INTERVAL >= 0")
+        return settings
+
+
+@dataclass(frozen=True)
 class MySQLSettings:
     host: str = "127.0.0.1"
     port: int = 3306

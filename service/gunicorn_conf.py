@@ -8,14 +8,22 @@ import ctypes
 import logging
 import os
 import signal
+import sys
 
+from taskraft.config import HttpSettings
+
+# Threads, keep-alive, the JSON provider and the switch interval: TASKRAFT_HTTP_THREADS, TASKRAFT_HTTP_KEEPALIVE,
+# TASKRAFT_HTTP_JSON, TASKRAFT_SWITCH_INTERVAL (config.HttpSettings; measured in docs/performance.md). gthread
+# is the one worker class that fits: one process (Raft and the applier live in it) with real threads; the
+# async classes (gevent, eventlet) would monkey-patch the threads and sockets PySyncObj and pymysql use.
+http = HttpSettings.from_env()
 bind = f"{os.environ.get('TASKRAFT_HTTP_HOST', '0.0.0.0')}:{os.environ.get('TASKRAFT_HTTP_PORT', '8080')}"
 workers = 1
 worker_class = "gthread"
-threads = int(os.environ.get("TASKRAFT_HTTP_THREADS", "64"))
+threads = http.threads
 timeout = 60
 graceful_timeout = 15
-keepalive = 5
+keepalive = http.keepalive
 worker_tmp_dir = os.environ.get("TASKRAFT_WORKER_TMP_DIR", "/tmp")
 accesslog = None
 errorlog = "-"
@@ -36,6 +44,8 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
+    if http.switch_interval > 0:
+        sys.setswitchinterval(http.switch_interval)
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pysyncobj").setLevel(logging.WARNING)
     from taskraft.wsgi import start_node

@@ -15,7 +15,7 @@ import threading
 from .api.app import create_app
 from .api.node_access import EXTENSION
 from .auth.settings import AuthSettings
-from .config import load_config
+from .config import HttpSettings, load_config
 from .node import TaskraftNode
 from .node_port import TaskraftNodePort
 from .restore import RestoreFailed
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 WORKER_BOOT_ERROR = 3  # gunicorn's: the master halts instead of starting another worker
 
-app = create_app(None, AuthSettings.from_env())  # TASKRAFT_AUTH: on unless set to off
+# TASKRAFT_AUTH: on unless set to off; TASKRAFT_HTTP_JSON: the JSON provider
+app = create_app(None, AuthSettings.from_env(), HttpSettings.from_env().json)
 _lock = threading.Lock()
 _node: TaskraftNode | None = None
 
