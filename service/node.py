@@ -92,8 +92,9 @@ class TaskraftNode:
             recorded.reader(self.pool),
             EntryBatcher(self.raft, max_in_flight=cfg.timings.max_entries_in_flight),
         )
-        log_reads = cfg.timings.read_mode == "log"
-        self.barrier = ReadBarrier(self.raft, self.applier.progress) if log_reads else self.raft.reads
+        self.barrier = log_barrier = ReadBarrier(self.raft, self.applier.progress)
+        if cfg.timings.read_mode == "read_index":  # the log barrier stays for members that predate it
+            self.barrier, self.raft.reads.fallback = self.raft.reads, log_barrier
         self.formation = Formation(self, record).start()
         self.started = True
         threading.Thread(target=self._register, name="taskraft-register", daemon=True).start()

@@ -26,6 +26,7 @@ from .identity import REPORT, Identity, PeerReport, raft_state_lost
 from .links import Links
 from .membership import Configuration
 from .pysyncobj_bridge import RaftCore, SyncObjConf
+from .read_index import CAPABILITY as READ_CAPABILITY
 from .read_index import MESSAGES as READ_MESSAGES
 from .read_index import ReadIndex
 from .reconfigure import Reconfiguration
@@ -155,6 +156,7 @@ class RaftNode:
         kind = message.get("type")
         if kind == REPORT:
             report = PeerReport.from_message(message)
+            self.reads.note_report(peer, message)
             if report is not None:
                 self.identity.on_report(peer, report)
                 self.elections.note_report(peer, report.term, report.commit_index)
@@ -282,14 +284,9 @@ class RaftNode:
     def _report(self) -> dict:
         core = self.core
         last_index, last_term = core.log_last()
-        return PeerReport(
-            self.identity.cluster_id,
-            core.raftCurrentTerm,
-            last_index,
-            last_term,
-            core.raftCommitIndex,
-            self.identity.amnesiac,
-        ).message()
+        identity, term, commit = self.identity, core.raftCurrentTerm, core.raftCommitIndex
+        report = PeerReport(identity.cluster_id, term, last_index, last_term, commit, identity.amnesiac)
+        return report.message() | READ_CAPABILITY
 
     def _log_once(self, key: tuple, level: int, message: str, *args) -> None:
         now = time.monotonic()

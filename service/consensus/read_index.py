@@ -44,6 +44,11 @@ READ_PONG = "taskraft_read_pong"  # voter -> leader: {term (the voter's), round}
 READ_INDEX = "taskraft_read_index"  # follower -> leader: {id}
 READ_INDEX_OK = "taskraft_read_index_ok"  # leader -> follower: {id, index} ({id, index: None}: refused)
 MESSAGES = frozenset({READ_PING, READ_PONG, READ_INDEX, READ_INDEX_OK})
+CAPABILITY = {"reads": "read_index"}  # added to the report every link opens with (identity.PeerReport)
+
+
+class Waiting(Protocol):
+    def wait(self, deadline: float) -> None: ...
 
 
 class RaftView(Protocol):
@@ -114,11 +119,34 @@ class ReadIndex:
         self._remote_next: list[tuple[str, int]] = []  # followers' requests for the next round
         self._asked: tuple[int, str, float, _Batch] | None = None  # as follower: (id, leader, when, batch)
         self._held: _Batch | None = None  # own reads taken for a round that could not start yet
+        self._capable: frozenset[str] = frozenset()  # peers whose report says they take part in rounds
+        self.fallback: Waiting | None = None  # the log barrier, while peers that predate ReadIndex decide
+
+    # -- peers that predate ReadIndex (a rolling upgrade) --------------------------------------------
+
+    def note_report(self, peer: str, report: dict) -> None:
+        """A peer's report (tick thread): whether it answers pings and read-index requests."""
+        capable = all(report.get(k) == v for k, v in CAPABILITY.items())
+        self._capable = self._capable | {peer} if capable else self._capable - {peer}
+
+    def use_log(self) -> bool:
+        """True while this node's leader, or with this node leading a majority of the voters, would not
+        answer rounds: a member running an older version ignores their messages. Reads then go through a
+        barrier entry in the log (`fallback`), as before ReadIndex. Without a known leader both fail alike."""
+        leader = self._core.leader_id
+        if leader is None or self.fallback is None:
+            return False
+        if leader != self._self:
+            return leader not in self._capable
+        voters = self._voters()
+        return sum(1 for v in voters if v == self._self or v in self._capable) * 2 <= len(voters)
 
     # -- request threads ---------------------------------------------------------------------------
 
     def wait(self, deadline: float) -> None:
         """Return once this node applied a read index taken after this call began; else raise Unavailable."""
+        if self.fallback is not None and self.use_log():
+            return self.fallback.wait(deadline)
         while True:
             batch = self._join()
             remaining = deadline - time.monotonic()

@@ -238,3 +238,44 @@ def test_the_majority_is_of_the_current_voters(voters):
     h.reads.on_message(C, {"type": READ_PONG, "term": 3, "round": number})
     read["thread"].join(2)
     assert read.get("done")
+
+
+class CountingBarrier:
+    def __init__(self):
+        self.waits = 0
+
+    def wait(self, deadline: float) -> None:
+        self.waits += 1
+
+
+def _report(capable: bool) -> dict:
+    report = {"type": "taskraft_report", "term": 3}
+    return report | ({"reads": "read_index"} if capable else {})
+
+
+def test_reads_go_through_the_log_while_the_leader_predates_read_index():
+    """A rolling upgrade: a member of the older version ignores the rounds' messages, so a follower whose
+    leader is one of them, or a leader whose majority is made of them, reads through a log barrier."""
+    core = FakeCore(leader=False)  # the leader is B
+    h = Harness(core)
+    h.reads.fallback = barrier = CountingBarrier()
+    h.reads.note_report(B, _report(False))
+    h.reads.wait(time.monotonic() + 1)
+    assert barrier.waits == 1 and core.sent == []
+    h.reads.note_report(B, _report(True))  # B restarted with ReadIndex
+    assert not h.reads.use_log()
+    h.reads.note_report(B, _report(False))  # and back (a rollback)
+    assert h.reads.use_log()
+
+
+def test_a_leader_needs_a_majority_that_answers_rounds():
+    core = FakeCore()
+    h = Harness(core)
+    h.reads.fallback = CountingBarrier()
+    assert h.reads.use_log()  # no report from B or C yet: only itself of 3
+    h.reads.note_report(C, _report(True))
+    assert not h.reads.use_log()  # itself and C
+    h.voters = frozenset({ME, B, C, "d:1", "e:1"})
+    assert h.reads.use_log()  # 2 of 5
+    h.reads.fallback = None
+    assert not h.reads.use_log()  # nothing to fall back to (TASKRAFT_READ_MODE=log has no rounds at all)
